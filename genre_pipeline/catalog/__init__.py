@@ -1,0 +1,1 @@
+"""Catalog science (plain code): dedup, genre vocabulary, co-occurrence, co-clustering."""

@@ -1,0 +1,118 @@
+"""Raw records → the deduplicated movie table.
+
+Tutorial step: "getting the movies / removing duplicates". The tutorial appended every
+scraped page to a list and de-duplicated with a nested loop over titles; a movie found in
+two scrapes could appear twice. Here every raw record keeps where and when it was fetched,
+and the *latest* record for an id wins (by ``fetched_at``, then source order).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from genre_pipeline.sources.base import release_year_key
+
+RAW_COLUMNS = ["id", "record_json", "partition", "fetched_at", "source_seq"]
+
+MOVIE_COLUMNS = [
+    "id",
+    "title",
+    "original_title",
+    "overview",
+    "release_date",
+    "release_year",
+    "genre_ids",
+    "genres",
+    "imdb_id",
+    "poster_path",
+    "popularity",
+    "vote_average",
+    "vote_count",
+    "original_language",
+    "partition",
+    "fetched_at",
+]
+
+
+def raw_frame(records: list[dict[str, Any]], partition: str, fetched_at: pd.Timestamp, source_seq: list[int] | None = None) -> pd.DataFrame:
+    """The stored form of one partition's records (the record itself as JSON text)."""
+    seqs = source_seq if source_seq is not None else list(range(len(records)))
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([int(r["id"]) for r in records], dtype="int64"),
+            "record_json": pd.Series([json.dumps(r, sort_keys=True, ensure_ascii=False) for r in records], dtype="object"),
+            "partition": pd.Series([partition] * len(records), dtype="object"),
+            "fetched_at": pd.Series([fetched_at] * len(records), dtype="datetime64[us, UTC]"),
+            "source_seq": pd.Series(seqs, dtype="int64"),
+        }
+    )
+    return frame[RAW_COLUMNS]
+
+
+def latest_records(raw: pd.DataFrame) -> pd.DataFrame:
+    """Keep the latest raw row per id: greatest ``fetched_at``, then greatest ``source_seq``."""
+    if raw.empty:
+        return raw.copy()
+    ordered = raw.sort_values(["id", "fetched_at", "source_seq"], kind="mergesort")
+    return ordered.drop_duplicates("id", keep="last").reset_index(drop=True)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, Any]:
+    from genre_pipeline.catalog.genres import unknown_genre_name
+
+    genre_ids = [int(g["id"]) for g in record.get("genres") or []]
+    year_key = release_year_key(record)
+    vote_count = record.get("vote_count")
+    return {
+        "id": int(record["id"]),
+        "title": _text(record.get("title")).strip(),
+        "original_title": _text(record.get("original_title")),
+        "overview": _text(record.get("overview")).strip(),
+        "release_date": _optional_text(record.get("release_date")),
+        "release_year": int(year_key) if year_key.isdigit() else None,
+        "genre_ids": genre_ids,
+        "genres": [genre_names.get(g, unknown_genre_name(g)) for g in genre_ids],
+        "imdb_id": _optional_text(record.get("imdb_id")),
+        "poster_path": _optional_text(record.get("poster_path")),
+        "popularity": _number(record.get("popularity")),
+        "vote_average": _number(record.get("vote_average")),
+        "vote_count": int(vote_count) if isinstance(vote_count, int) and not isinstance(vote_count, bool) else None,
+        "original_language": _optional_text(record.get("original_language")),
+    }
+
+
+def build_movie_table(raw: pd.DataFrame, genre_names: dict[int, str]) -> pd.DataFrame:
+    """The movie table (schema ``MOVIE_COLUMNS``), one row per id, sorted by id."""
+    latest = latest_records(raw)
+    rows = []
+    for record_json, partition, fetched_at in zip(latest["record_json"], latest["partition"], latest["fetched_at"]):
+        row = movie_row(json.loads(record_json), genre_names)
+        row["partition"] = partition
+        row["fetched_at"] = fetched_at
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=MOVIE_COLUMNS)
+    frame["id"] = frame["id"].astype("int64")
+    frame["release_year"] = frame["release_year"].astype("Int64")
+    frame["vote_count"] = frame["vote_count"].astype("Int64")
+    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
+    return frame.sort_values("id").reset_index(drop=True)
+
+
+def all_genre_ids(records_json: Iterable[str]) -> list[list[int]]:
+    return [[int(g["id"]) for g in (json.loads(text).get("genres") or [])] for text in records_json]

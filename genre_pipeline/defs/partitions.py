@@ -1,0 +1,28 @@
+"""Partitions: raw records by release year.
+
+One partition per release year (never one per movie), 1874 (the oldest films on TMDB)
+through 2030 (announced releases), plus ``undated`` for records without a release date:
+158 keys, far below Dagster's recommended ceiling of 100k partitions per asset.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from genre_pipeline.sources.base import UNDATED
+
+FIRST_YEAR = 1874
+LAST_YEAR = 2030
+YEAR_KEYS = [str(year) for year in range(FIRST_YEAR, LAST_YEAR + 1)]
+
+release_year_partitions = dg.StaticPartitionsDefinition([*YEAR_KEYS, UNDATED])
+
+
+def year_keys_between(first: int, last: int) -> list[str]:
+    """Partition keys for release years first..last (inclusive), clipped to the defined range."""
+    if first > last:
+        raise ValueError(f"year range {first}-{last} is empty")
+    keys = [str(y) for y in range(max(first, FIRST_YEAR), min(last, LAST_YEAR) + 1)]
+    if not keys:
+        raise ValueError(f"years {first}-{last} are outside {FIRST_YEAR}-{LAST_YEAR}")
+    return keys

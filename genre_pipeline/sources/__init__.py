@@ -1,0 +1,1 @@
+"""Catalog sources: where raw TMDB-shaped movie records come from (plain code, no Dagster)."""

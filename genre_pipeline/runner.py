@@ -123,9 +123,10 @@ def materialize(
     home: Home,
     selection: str | None = None,
     year_keys: list[str] | None = None,
-    stream: TextIO = sys.stdout,
+    stream: TextIO | None = None,
 ) -> RunSummary:
     """Materialize the selected assets (every partition unless ``year_keys``) in-process."""
+    stream = stream or sys.stdout
     instance = instance_for(home)
     keys = _asset_keys(defs, selection)
     if not keys:
@@ -187,10 +188,18 @@ def _execute(job, instance, asset_keys, run_config, tags, summary: RunSummary, p
         failures = []
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
-                error = event.event_specific_data.error
-                message = error.message.strip().splitlines()[-1] if error else "unknown error"
+                message = _root_cause(event.event_specific_data.error)
                 failures.append(f"{event.step_key}{f' [{partitions}]' if partitions else ''}: {message}")
         raise RunFailed("; ".join(failures) or f"run {result.run_id} failed")
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message (Dagster wraps the asset's own exception)."""
+    if error is None:
+        return "unknown error"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _collect(instance: dg.DagsterInstance, summary: RunSummary) -> None:

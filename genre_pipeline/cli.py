@@ -11,6 +11,7 @@ import warnings
 COMMAND_MODULES = [
     "genre_pipeline.commands.run",
     "genre_pipeline.commands.demo_catalog",
+    "genre_pipeline.commands.snapshot",
 ]
 
 

@@ -10,24 +10,29 @@ import importlib
 
 import dagster as dg
 
+from genre_pipeline.defs.ingestion.resources import TmdbResource
 from genre_pipeline.defs.resources import CatalogSourceResource, HomeResource
 from genre_pipeline.defs.settings import PipelineSettings
 
 # One module per domain, each exposing `defs` (no resources). Order is display order only.
 DOMAIN_MODULES = [
     "genre_pipeline.defs.catalog.definitions",
+    "genre_pipeline.defs.ingestion.definitions",
 ]
 
 
 def build_resources(settings: PipelineSettings) -> dict[str, object]:
+    tmdb = TmdbResource.from_env()  # key/token as dg.EnvVar: resolved at run time, never shown
     return {
         "home": HomeResource(root=settings.home),
+        "tmdb": tmdb,
         "catalog_source": CatalogSourceResource(
             kind=settings.source,
             snapshot_dir=settings.snapshot_dir,
             home_root=settings.home,
             demo_movies=settings.demo_movies,
             demo_seed=settings.demo_seed,
+            tmdb=tmdb,
         ),
     }
 

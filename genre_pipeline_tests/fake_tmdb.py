@@ -82,6 +82,7 @@ class FakeTmdb:
         api_key: str | None = "test-api-key-0123456789",
         token: str | None = None,
         latency: float = 0.0,
+        image_latency: float = 0.0,
         page_size: int = 20,
         max_pages: int = 500,
         changes_page_size: int = 100,
@@ -89,6 +90,7 @@ class FakeTmdb:
         self.api_key = api_key
         self.token = token
         self.latency = latency
+        self.image_latency = image_latency  # extra delay for image CDN responses
         self.page_size = page_size
         self.max_pages = max_pages
         self.changes_page_size = changes_page_size
@@ -97,6 +99,7 @@ class FakeTmdb:
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
         self._connections = 0
+        self._in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -219,6 +222,20 @@ class FakeTmdb:
         with self._lock:
             return self._connections
 
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no request is being answered (e.g. after killing a client mid-request)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight == 0:
+                    return
+            time.sleep(0.01)
+        raise TimeoutError("fake TMDB still answering requests")
+
+    def _enter(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
+
     def reset_log(self) -> None:
         with self._lock:
             self._log.clear()
@@ -339,6 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
         auth = "bearer" if bearer else ("api_key" if given_key else "none")
         self._logged = False
         self._info = {"at": arrived, "path": path, "query": query, "auth": auth, "key_in_url": given_key is not None}
+        owner._enter(+1)
         try:
             if owner.latency:
                 time.sleep(owner.latency)
@@ -346,6 +364,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and self._apply_fault(fault, path):
                 return
             if path.startswith("/t/p/"):
+                if owner.image_latency:
+                    time.sleep(owner.image_latency)
                 self._image(path)
                 return
             if not path.startswith("/3/"):
@@ -359,6 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._api(path[2:], query)
         finally:
             self._log(0)  # only if nothing was sent (an error in the fake itself)
+            owner._enter(-1)
 
     def _unauthorized(self) -> None:
         self._json(401, {"success": False, "status_code": 7, "status_message": "Invalid API key: You must be granted a valid key."})

@@ -26,3 +26,8 @@ def year_keys_between(first: int, last: int) -> list[str]:
     if not keys:
         raise ValueError(f"years {first}-{last} are outside {FIRST_YEAR}-{LAST_YEAR}")
     return keys
+
+
+CHANGES_START_DATE = "2025-01-01"
+daily_change_partitions = dg.DailyPartitionsDefinition(start_date=CHANGES_START_DATE, timezone="UTC")
+"""One partition per UTC day of TMDB's ``/movie/changes`` feed (incremental rescrapes)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from genre_pipeline.defs.ingestion.resources import TmdbResource
 from genre_pipeline.home import Home
 from genre_pipeline.sources.base import CatalogSource, SourceError
 
@@ -35,6 +36,7 @@ class CatalogSourceResource(dg.ConfigurableResource):
     home_root: str
     demo_movies: int = 600
     demo_seed: int = 0
+    tmdb: TmdbResource | None = None  # the live source for kind "tmdb"
 
     _source: CatalogSource | None = PrivateAttr(default=None)
 
@@ -54,7 +56,9 @@ class CatalogSourceResource(dg.ConfigurableResource):
             folder = ensure_demo_catalog(Home(Path(self.home_root)), self.demo_movies, self.demo_seed)
             return SnapshotCatalogSource(folder, name="demo (synthetic)")
         if self.kind == "tmdb":
-            raise SourceError("the live TMDB source is not wired yet")
+            if self.tmdb is None:
+                raise SourceError("source 'tmdb' needs a TmdbResource (catalog_source.tmdb)")
+            return self.tmdb.source()
         raise SourceError(f"unknown source kind {self.kind!r}")
 
 

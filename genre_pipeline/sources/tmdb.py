@@ -413,7 +413,8 @@ class TmdbClient:
                     count("throttled")
                     if result.retry_after is not None:
                         delay = min(result.retry_after, self.settings.max_retry_after)
-                        delay += delay * 0.1 * self._rng.random()  # jitter, never shorter
+                        with self._rng_lock:
+                            delay += delay * 0.1 * self._rng.random()  # jitter, never shorter
                         self.bucket.pause(delay)  # every thread backs off, not just this one
                 elif not (status >= 500 or status == 408):
                     raise TmdbRequestError(f"{label}: HTTP {status}", status=status)

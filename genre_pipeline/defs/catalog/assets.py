@@ -12,6 +12,7 @@ import pandas as pd
 
 from genre_pipeline.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 from genre_pipeline.catalog import cooccurrence, dedup, genres
+from genre_pipeline.catalog.changes import RAW_CHANGES_TABLE
 from genre_pipeline.defs.metadata import markdown_table, png_markdown
 from genre_pipeline.defs.partitions import release_year_partitions
 from genre_pipeline.defs.resources import CatalogSourceResource, HomeResource
@@ -39,6 +40,7 @@ def read_quarantine(home: Home) -> pd.DataFrame:
     partitions_def=release_year_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"parquet"},
+    pool="tmdb",  # with source "tmdb" this step calls the API
 )
 def raw_movie_records(context: dg.AssetExecutionContext, home: HomeResource, catalog_source: CatalogSourceResource) -> None:
     """Raw TMDB ``/movie/{id}`` records for one release year (tutorial step: scraping TMDB).
@@ -81,7 +83,9 @@ def raw_movie_records(context: dg.AssetExecutionContext, home: HomeResource, cat
 
 
 def _read_raw(the_home: Home) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in the_home.partition_paths(RAW_TABLE)]
+    # Year partitions plus records re-fetched by the daily changes asset (latest wins).
+    paths = [*the_home.partition_paths(RAW_TABLE), *the_home.partition_paths(RAW_CHANGES_TABLE)]
+    frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if len(f)]
     if not frames:
         return dedup.raw_frame([], "", pd.Timestamp.now(tz="UTC"))

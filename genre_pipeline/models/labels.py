@@ -1,0 +1,118 @@
+"""Multi-label genre targets and the deterministic train / validation / test split.
+
+Tutorial step: "Section 5/6 — labels and the train/test split". The tutorial turns each
+movie's genre ids into a binary vector with ``MultiLabelBinarizer`` and splits 80/20 with
+``msk = np.random.rand(len(X)) < 0.8``: a different split on every run, so two models (or two
+runs of one model) are never compared on the same test movies.
+
+Here the split is a pure function of the movie id: ``sha256(salt:id)`` mapped to [0, 1)
+decides train (70%), validation (10%) or test (20%). A movie keeps its split when the
+catalog grows, every model sees the same split, and the validation part serves early
+stopping now and per-genre thresholds later. Label order is fixed once (genre vocabulary
+order) and stored next to every model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sklearn.preprocessing import MultiLabelBinarizer
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "SPLIT_SALT",
+    "SPLITS",
+    "assign_splits",
+    "binarize",
+    "label_order",
+    "split_of",
+    "split_unit",
+]
+
+SPLITS = ("train", "validation", "test")
+DEFAULT_FRACTIONS: dict[str, float] = {"train": 0.7, "validation": 0.1, "test": 0.2}
+SPLIT_SALT = "genre-pipeline-split-v1"
+
+
+def split_unit(movie_id: int, salt: str = SPLIT_SALT) -> float:
+    """A stable number in [0, 1) for a movie id (first 8 bytes of sha256, big-endian)."""
+    digest = hashlib.sha256(f"{salt}:{int(movie_id)}".encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def _check_fractions(fractions: dict[str, float]) -> list[tuple[str, float]]:
+    if set(fractions) != set(SPLITS):
+        raise ValueError(f"fractions must name exactly {SPLITS}, got {sorted(fractions)}")
+    if any(v < 0 for v in fractions.values()) or abs(sum(fractions.values()) - 1.0) > 1e-9:
+        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
+    return [(name, float(fractions[name])) for name in SPLITS]
+
+
+def split_of(movie_id: int, fractions: dict[str, float] | None = None, salt: str = SPLIT_SALT) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for one movie id, the same on every run."""
+    unit = split_unit(movie_id, salt)
+    edge = 0.0
+    ordered = _check_fractions(fractions or DEFAULT_FRACTIONS)
+    for name, share in ordered:
+        edge += share
+        if unit < edge:
+            return name
+    return ordered[-1][0]
+
+
+def assign_splits(ids: Iterable[int], fractions: dict[str, float] | None = None, salt: str = SPLIT_SALT) -> np.ndarray:
+    """The split of every id, as an array of strings in input order."""
+    fractions = fractions or DEFAULT_FRACTIONS
+    _check_fractions(fractions)
+    return np.array([split_of(i, fractions, salt) for i in ids], dtype=object)
+
+
+def label_order(vocabulary_names: Sequence[str], genre_lists: Iterable[Iterable[str]], min_movies: int = 1) -> list[str]:
+    """The label order: vocabulary genres (in vocabulary order) carried by >= ``min_movies`` movies.
+
+    Genres found on movies but absent from the vocabulary are appended in name order, so no
+    label is silently dropped.
+    """
+    counts: dict[str, int] = {}
+    for genres in genre_lists:
+        for name in set(genres):
+            counts[name] = counts.get(name, 0) + 1
+    ordered = [name for name in dict.fromkeys(vocabulary_names) if counts.get(name, 0) >= min_movies]
+    extra = sorted(name for name, c in counts.items() if c >= min_movies and name not in set(vocabulary_names))
+    return ordered + extra
+
+
+def binarize(genre_lists: Iterable[Iterable[str]], labels: Sequence[str]) -> np.ndarray:
+    """``MultiLabelBinarizer`` over a fixed label order: an (n_movies, n_labels) uint8 matrix.
+
+    Genres outside ``labels`` are ignored (they were filtered out by :func:`label_order`).
+    """
+    known = set(labels)
+    filtered = [[g for g in genres if g in known] for genres in genre_lists]
+    binarizer = MultiLabelBinarizer(classes=list(labels))
+    if not filtered:
+        return np.zeros((0, len(labels)), dtype=np.uint8)
+    return binarizer.fit_transform(filtered).astype(np.uint8)
+
+
+def label_table(ids: Sequence[int], genre_lists: Sequence[Sequence[str]], labels: Sequence[str],
+                fractions: dict[str, float] | None = None, salt: str = SPLIT_SALT):
+    """One row per movie: ``id``, ``split``, ``genres`` (kept labels, label order), ``n_genres``.
+
+    Movies with no kept genre stay in the table (``n_genres == 0``): they are classified but
+    neither trained on nor evaluated.
+    """
+    import pandas as pd
+
+    position = {name: i for i, name in enumerate(labels)}
+    kept = [sorted({g for g in genres if g in position}, key=position.__getitem__) for genres in genre_lists]
+    return pd.DataFrame(
+        {
+            "id": pd.Series([int(i) for i in ids], dtype="int64"),
+            "split": pd.Series(assign_splits(ids, fractions, salt), dtype="object"),
+            "genres": pd.Series(kept, dtype="object"),
+            "n_genres": pd.Series([len(k) for k in kept], dtype="int64"),
+        }
+    )

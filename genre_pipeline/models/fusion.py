@@ -1,0 +1,556 @@
+"""Multimodal genre model: overview text and poster together, with per-genre thresholds.
+
+Tutorial step: the closing remark of the tutorial, "in more complicated models, we can
+combine the two [text and poster] to make even better predictions". The tutorial trains its
+text and poster models separately and never combines them. This module does:
+
+Base models (one per modality, each trained on the training split only)
+    text: :class:`genre_pipeline.models.text_plus.TextPlusModel` (title + overview TF-IDF,
+    calibrated linear SVMs); poster: :class:`PosterLearner`, standardised poster
+    embeddings (VGG16) with one L2-regularised logistic regression per genre. Both are
+    *cross-fitted*: every training movie also gets an out-of-fold probability from a model
+    that never saw its labels, and those are what the combiners below learn from (stacking
+    on in-sample probabilities would teach the combiner to trust the over-fitted modality).
+
+Combiners (fitted on the training split's out-of-fold probabilities)
+    ``"late"``: late fusion of calibrated per-modality probabilities: for each genre a
+    logistic regression on ``[logit p_text, logit p_poster]`` (three numbers per genre).
+    If the poster carries nothing for a genre its weight goes to ~0 and the genre's ranking
+    is the text model's. ``"gmu"``: a gated multimodal unit (Arevalo et al. 2017, "Gated
+    Multimodal Units for Information Fusion"): ``h_t = tanh(W_t x_t)``, ``h_v = tanh(W_v x_v)``,
+    ``z = sigmoid(W_z [x_t; x_v])``, ``h = z * h_v + (1 - z) * h_t``, genre logits ``W_o h``,
+    with ``x_t`` the text model's out-of-fold logits and ``x_v`` the standardised poster
+    embedding, trained with binary cross-entropy, early stopping on validation loss.
+
+Selection on the validation split
+    The candidates ``"text"``, ``"poster"``, ``"late"`` and ``"gmu"`` are scored on validation
+    movies by threshold-free ranking quality (mean of micro and macro average precision) and
+    the best is kept (ties: the simpler one). Because the single modalities are candidates,
+    the fusion model is never worse than the best single modality *on validation*; it is
+    measured on the test split (never read here) by ``bench/fusion_bench.py``. Measured
+    choice (see the bench and the closing note of issue 5): ``"late"`` wins on the synthetic
+    demo and on real posters, the GMU over-fits a 400-movie training split.
+
+Missing modalities
+    A movie without a poster is scored by the text model alone, a movie with an empty
+    overview (and title) by the poster model alone, a movie with neither by the training
+    genre frequencies: every movie gets a prediction from what it has.
+
+Decisions
+    Per-genre thresholds fitted on the validation scores of the chosen candidate
+    (:mod:`genre_pipeline.models.thresholds`); :meth:`FusionModel.predict` applies them,
+    :func:`genre_pipeline.models.thresholds.top3` stays available for comparison.
+
+Science only: no Dagster import; seeded and deterministic on a given machine.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+
+from genre_pipeline.models.text_plus import TextPlusModel, compose_texts, ranking_quality, train_text_plus
+from genre_pipeline.models.thresholds import Thresholds, fit_thresholds
+
+__all__ = [
+    "CANDIDATES",
+    "DEFAULT_METHODS",
+    "FusionModel",
+    "GMUFusion",
+    "LateFusion",
+    "PosterLearner",
+    "combine",
+    "fit_gmu",
+    "fit_late_fusion",
+    "per_movie_log_loss",
+    "select_candidate",
+    "train_fusion",
+    "train_poster_learner",
+]
+
+CANDIDATES = ("text", "poster", "late", "gmu")  # order = tie-break preference (simpler first)
+DEFAULT_METHODS = ("text", "poster", "late")  # the GMU is measured by the bench, not trained by default
+_EPS = 1e-6
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(x) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=float), -50, 50)))
+
+
+# --------------------------------------------------------------------------- poster base model
+
+
+@dataclass
+class PosterLearner:
+    """Standardised, PCA-whitened poster embeddings -> one logistic regression per genre."""
+
+    labels: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    projection: np.ndarray  # (dim, components): PCA directions scaled to unit variance
+    coef: np.ndarray  # (n_labels, components)
+    intercept: np.ndarray  # (n_labels,)
+    C: float
+    oof_proba: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def predict_proba(self, E) -> np.ndarray:
+        E = np.asarray(E, dtype=np.float64)
+        if E.ndim != 2 or E.shape[1] != self.dim:
+            raise ValueError(f"poster embeddings must be (n, {self.dim}), got {E.shape}")
+        return _sigmoid((((E - self.mean) / self.std) @ self.projection) @ self.coef.T + self.intercept)
+
+    @property
+    def dim(self) -> int:
+        return int(self.projection.shape[0])
+
+
+def _fit_poster_lr(Z: np.ndarray, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """L2 logistic regression for every genre at once (one L-BFGS over all genres).
+
+    The objective is the sum of the per-genre objectives of scikit-learn's
+    ``LogisticRegression(C=C)`` (``C`` * log-loss + ||w||^2 / 2, intercept not penalised),
+    so the solution is the same as fitting the genres one by one, in one optimisation.
+    A genre with a single class gets a fixed intercept of +/-10 and no weights.
+    """
+    from scipy.optimize import minimize
+
+    n, d = Z.shape
+    L = Y.shape[1]
+    positives = Y.sum(axis=0)
+    active = np.flatnonzero((positives > 0) & (positives < n))
+    coef = np.zeros((L, d))
+    intercept = np.where(positives > 0, 10.0, -10.0).astype(float)
+    if not len(active):
+        return coef, intercept
+    Ya = Y[:, active].astype(float)
+    k = len(active)
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W = theta[: d * k].reshape(d, k)
+        b = theta[d * k :]
+        logits = Z @ W + b
+        # log(1 + exp(x)) - y x, computed stably
+        loss = np.logaddexp(0.0, logits) - Ya * logits
+        residual = _sigmoid(logits) - Ya
+        value = C * loss.sum() + 0.5 * (W * W).sum()
+        grad_W = C * (Z.T @ residual) + W
+        grad_b = C * residual.sum(axis=0)
+        return float(value), np.concatenate([grad_W.ravel(), grad_b])
+
+    start = np.zeros(d * k + k)
+    prior = Ya.mean(axis=0)
+    start[d * k :] = np.log(prior / (1 - prior))
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    W = result.x[: d * k].reshape(d, k)
+    coef[active] = W.T
+    intercept[active] = result.x[d * k :]
+    return coef, intercept
+
+
+def _whitening(Z: np.ndarray, components: int) -> np.ndarray:
+    """PCA directions of standardised training embeddings, scaled so projections have unit variance."""
+    _, singular, vt = np.linalg.svd(Z, full_matrices=False)
+    k = int(max(1, min(components, len(singular), int((singular > 1e-8 * singular[0]).sum()))))
+    return vt[:k].T / (singular[:k] / np.sqrt(len(Z)))
+
+
+def train_poster_learner(
+    E, Y, labels: Sequence[str], E_val=None, Y_val=None, Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03),
+    components: int = 128, folds: int = 5, seed: int = 0,
+) -> PosterLearner:
+    """Fit on training posters; ``C`` chosen on validation posters by ranking quality; out-of-fold probabilities kept.
+
+    Embeddings are standardised and whitened onto their first ``components`` principal
+    directions (VGG16 features are highly correlated: this keeps the signal and makes the
+    logistic regressions converge in a few dozen iterations instead of hundreds).
+    """
+    E = np.asarray(E, dtype=np.float64)
+    Y = (np.asarray(Y) > 0).astype(np.uint8)
+    if E.shape[0] != Y.shape[0] or E.shape[0] < max(2, folds):
+        raise ValueError(f"need at least {max(2, folds)} training posters with labels, got {E.shape[0]}")
+    mean = E.mean(axis=0)
+    std = E.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    Z = (E - mean) / std
+    projection = _whitening(Z, components)
+    W = Z @ projection
+    quality: dict[str, float] = {}
+    C = float(Cs[len(Cs) // 2])
+    if E_val is not None and Y_val is not None and len(E_val) and len(Cs) > 1:
+        Wv = ((np.asarray(E_val, dtype=np.float64) - mean) / std) @ projection
+        for c in Cs:
+            coef, intercept = _fit_poster_lr(W, Y, float(c))
+            quality[str(c)] = round(ranking_quality(Y_val, Wv @ coef.T + intercept), 5)
+        C = float(max(Cs, key=lambda c: (quality[str(c)], -c)))
+    oof = np.zeros(Y.shape)
+    for fit_rows, held_rows in KFold(n_splits=int(folds), shuffle=True, random_state=seed).split(W):
+        coef, intercept = _fit_poster_lr(W[fit_rows], Y[fit_rows], C)
+        oof[held_rows] = _sigmoid(W[held_rows] @ coef.T + intercept)
+    coef, intercept = _fit_poster_lr(W, Y, C)
+    info = {"C": C, "C_grid_validation_quality": quality, "train_posters": int(len(E)), "dim": int(E.shape[1]),
+            "components": int(projection.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof), 5)}
+    return PosterLearner(labels=list(labels), mean=mean, std=std, projection=projection, coef=coef, intercept=intercept,
+                         C=C, oof_proba=oof, info=info)
+
+
+# --------------------------------------------------------------------------- combiners
+
+
+@dataclass
+class LateFusion:
+    """Per-genre logistic regression on the two modalities' logits: (w_text, w_poster, bias)."""
+
+    weights: np.ndarray  # (n_labels, 3)
+
+    def predict_proba(self, p_text: np.ndarray, p_poster: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.weights[:, 0] * _logit(p_text) + self.weights[:, 1] * _logit(p_poster) + self.weights[:, 2])
+
+
+def fit_late_fusion(p_text: np.ndarray, p_poster: np.ndarray, Y: np.ndarray, C: float = 1.0) -> LateFusion:
+    """Fit on movies that have both modalities (out-of-fold probabilities of training movies)."""
+    Y = (np.asarray(Y) > 0).astype(np.uint8)
+    weights = np.zeros((Y.shape[1], 3))
+    for g in range(Y.shape[1]):
+        positives = int(Y[:, g].sum())
+        if positives == 0 or positives == len(Y):  # nothing to learn: keep the text model's probability
+            weights[g] = (1.0, 0.0, 0.0)
+            continue
+        features = np.column_stack([_logit(p_text[:, g]), _logit(p_poster[:, g])])
+        lr = LogisticRegression(C=C, max_iter=1000)
+        lr.fit(features, Y[:, g])
+        weights[g] = (lr.coef_[0, 0], lr.coef_[0, 1], lr.intercept_[0])
+    return LateFusion(weights=weights)
+
+
+class _GMUNet:  # built lazily so importing this module does not import torch
+    @staticmethod
+    def build(n_text: int, n_visual: int, hidden: int, n_out: int, dropout: float):
+        import torch
+        from torch import nn
+
+        class GMU(nn.Module):
+            """Gated multimodal unit (Arevalo et al. 2017) + a linear genre layer."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.text = nn.Linear(n_text, hidden)
+                self.visual = nn.Linear(n_visual, hidden)
+                self.gate = nn.Linear(n_text + n_visual, hidden)
+                self.drop = nn.Dropout(dropout)
+                self.out = nn.Linear(hidden, n_out)
+
+            def forward(self, x_t, x_v, has_t, has_v):
+                h_t = torch.tanh(self.text(x_t))
+                h_v = torch.tanh(self.visual(self.drop(x_v)))
+                z = torch.sigmoid(self.gate(torch.cat([x_t, x_v], dim=1)))
+                # Missing modality: the gate routes everything through the one that is there.
+                both = (has_t & has_v).unsqueeze(1).float()
+                only_v = (has_v & ~has_t).unsqueeze(1).float()
+                z = both * z + only_v
+                return self.out(self.drop(z * h_v + (1 - z) * h_t))
+
+        return GMU()
+
+
+@dataclass
+class GMUFusion:
+    """A trained GMU; inputs: text logits (from the text model) and raw poster embeddings."""
+
+    module: object
+    v_mean: np.ndarray
+    v_std: np.ndarray
+    arch: dict
+    info: dict = field(default_factory=dict)
+
+    def predict_proba(self, p_text, E, has_text, has_poster) -> np.ndarray:
+        import torch
+
+        x_t, x_v = self._inputs(p_text, E, has_text, has_poster)
+        self.module.eval()
+        with torch.inference_mode():
+            logits = self.module(x_t, x_v, torch.from_numpy(np.asarray(has_text, bool)), torch.from_numpy(np.asarray(has_poster, bool)))
+        return torch.sigmoid(logits).double().numpy()
+
+    def _inputs(self, p_text, E, has_text, has_poster):
+        import torch
+
+        x_t = _logit(p_text) / 4.0
+        x_t[~np.asarray(has_text, bool)] = 0.0
+        x_v = (np.asarray(E, dtype=np.float64) - self.v_mean) / self.v_std
+        x_v[~np.asarray(has_poster, bool)] = 0.0
+        return torch.from_numpy(x_t.astype(np.float32)), torch.from_numpy(x_v.astype(np.float32))
+
+
+def fit_gmu(
+    p_text, E, has_text, has_poster, Y, val: tuple | None = None, hidden: int = 64, dropout: float = 0.3,
+    lr: float = 3e-3, weight_decay: float = 1e-3, max_epochs: int = 200, patience: int = 15, modality_dropout: float = 0.2,
+    seed: int = 0,
+) -> GMUFusion:
+    """Train a GMU on training movies (text out-of-fold probabilities, poster embeddings).
+
+    ``val = (p_text, E, has_text, has_poster, Y)`` of validation movies enables early stopping
+    (best epoch restored). ``modality_dropout``: share of training movies whose poster is
+    hidden in each epoch, so the text-only path is trained too.
+    """
+    import torch
+
+    E = np.asarray(E, dtype=np.float64)
+    has_poster = np.asarray(has_poster, bool)
+    has_text = np.asarray(has_text, bool)
+    Y = (np.asarray(Y) > 0).astype(np.float32)
+    present = E[has_poster]
+    v_mean = present.mean(axis=0) if len(present) else np.zeros(E.shape[1])
+    v_std = present.std(axis=0) if len(present) else np.ones(E.shape[1])
+    v_std = np.where(v_std > 1e-6, v_std, 1.0)
+    arch = {"n_text": int(Y.shape[1]), "n_visual": int(E.shape[1]), "hidden": int(hidden), "n_out": int(Y.shape[1]), "dropout": float(dropout)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = _GMUNet.build(arch["n_text"], arch["n_visual"], hidden, arch["n_out"], dropout)
+        fusion = GMUFusion(module=module, v_mean=v_mean, v_std=v_std, arch=arch)
+        x_t, x_v = fusion._inputs(p_text, E, has_text, has_poster)
+        ht, hv, yt = torch.from_numpy(has_text), torch.from_numpy(has_poster), torch.from_numpy(Y)
+        if val is not None:
+            vx_t, vx_v = fusion._inputs(val[0], val[1], val[2], val[3])
+            vht, vhv = torch.from_numpy(np.asarray(val[2], bool)), torch.from_numpy(np.asarray(val[3], bool))
+            vy = torch.from_numpy((np.asarray(val[4]) > 0).astype(np.float32))
+        optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        generator = torch.Generator().manual_seed(seed)
+        best = (float("inf"), None, 0)
+        stale = 0
+        for epoch in range(1, max_epochs + 1):
+            module.train()
+            order = torch.randperm(len(yt), generator=generator)
+            for start in range(0, len(order), 64):
+                idx = order[start : start + 64]
+                hide = torch.rand(len(idx), generator=generator) < modality_dropout
+                optimizer.zero_grad()
+                loss = loss_fn(module(x_t[idx], x_v[idx], ht[idx], hv[idx] & ~hide), yt[idx])
+                loss.backward()
+                optimizer.step()
+            if val is None or len(vy) == 0:
+                continue
+            module.eval()
+            with torch.no_grad():
+                val_loss = float(loss_fn(module(vx_t, vx_v, vht, vhv), vy))
+            if val_loss < best[0] - 1e-5:
+                best, stale = (val_loss, {k: v.detach().clone() for k, v in module.state_dict().items()}, epoch), 0
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+        if best[1] is not None:
+            module.load_state_dict(best[1])
+    module.eval()
+    fusion.info = {"best_epoch": best[2], "best_val_loss": round(best[0], 5) if best[1] is not None else None, "seed": seed}
+    return fusion
+
+
+# --------------------------------------------------------------------------- the fusion model
+
+
+def combine(method: str, p_text, p_poster, has_text, has_poster, prior, late: LateFusion | None = None,
+            gmu: GMUFusion | None = None, E=None) -> np.ndarray:
+    """Scores of one candidate for every movie, with the missing-modality fallbacks.
+
+    Both modalities: the candidate's rule. Text only: the text model. Poster only: the
+    poster model. Neither: the training genre frequencies.
+    """
+    has_text = np.asarray(has_text, bool)
+    has_poster = np.asarray(has_poster, bool)
+    n = len(has_text)
+    out = np.tile(np.asarray(prior, dtype=float), (n, 1))
+    out[has_text] = p_text[has_text]
+    out[has_poster & ~has_text] = p_poster[has_poster & ~has_text]
+    both = has_text & has_poster
+    if not both.any() or method == "text":
+        return out
+    if method == "poster":
+        out[both] = p_poster[both]
+    elif method == "late":
+        out[both] = late.predict_proba(p_text[both], p_poster[both])
+    elif method == "gmu":
+        out[both] = gmu.predict_proba(p_text[both], E[both], has_text[both], has_poster[both])
+    else:
+        raise ValueError(f"unknown fusion method {method!r}; expected one of {CANDIDATES}")
+    return out
+
+
+def per_movie_log_loss(Y, P) -> np.ndarray:
+    """Binary cross-entropy summed over genres, one number per movie."""
+    Y = (np.asarray(Y) > 0).astype(float)
+    P = np.clip(np.asarray(P, dtype=float), _EPS, 1 - _EPS)
+    return -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum(axis=1)
+
+
+def select_candidate(Y_val, scores_val: dict[str, np.ndarray], min_z: float = 1.645) -> tuple[str, dict]:
+    """Choose among candidates on validation movies; a combiner must *significantly* beat the best single modality.
+
+    The best single modality (``"text"`` / ``"poster"``) is the one with the lowest mean
+    per-movie log-loss. A combiner (``"late"``, ``"gmu"``) replaces it only if its paired
+    per-movie log-loss improvement has a z-score above ``min_z`` (one-sided, 95% by
+    default); otherwise the fusion model *is* the best single modality. Why: on a small
+    validation split a combiner whose gain is noise would add variance to the decisions
+    and could end up below the single modality it was meant to improve.
+    """
+    losses = {m: per_movie_log_loss(Y_val, P) for m, P in scores_val.items()}
+    n = len(next(iter(losses.values()))) if losses else 0
+    singles = [m for m in ("text", "poster") if m in losses]
+    best_single = min(singles, key=lambda m: (float(losses[m].mean()) if n else 0.0, singles.index(m)))
+    report: dict = {"validation_movies": int(n), "mean_log_loss": {m: round(float(v.mean()), 5) if n else None for m, v in losses.items()},
+                    "ranking_quality": {m: round(ranking_quality(Y_val, P), 5) if n else None for m, P in scores_val.items()},
+                    "best_single": best_single, "z_vs_best_single": {}, "min_z": float(min_z)}
+    chosen, chosen_z = best_single, float(min_z)
+    for m in losses:
+        if m in singles or n < 2:
+            continue
+        diff = losses[best_single] - losses[m]
+        spread = float(diff.std(ddof=1))
+        z = float(diff.mean() / (spread / np.sqrt(n))) if spread > 0 else (np.inf if diff.mean() > 0 else 0.0)
+        report["z_vs_best_single"][m] = round(z, 3)
+        if z > chosen_z:
+            chosen, chosen_z = m, z
+    report["chosen"] = chosen
+    return chosen, report
+
+
+@dataclass
+class FusionModel:
+    """Text model + poster model + the chosen combiner + per-genre thresholds."""
+
+    labels: list[str]
+    text: TextPlusModel
+    poster: PosterLearner | None
+    method: str
+    prior: np.ndarray
+    thresholds: Thresholds
+    late: LateFusion | None = None
+    gmu: GMUFusion | None = None
+    info: dict = field(default_factory=dict)
+
+    name = "fusion"
+
+    def has_text(self, overviews: Sequence, titles: Sequence | None = None) -> np.ndarray:
+        X = self.text.transform(overviews, titles)
+        return np.asarray(X.getnnz(axis=1) > 0)
+
+    def predict_proba(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None) -> np.ndarray:
+        """Genre probabilities for raw texts and poster embeddings (``None`` rows / mask: no poster)."""
+        n = len(overviews)
+        X = self.text.transform(overviews, titles)
+        has_text = np.asarray(X.getnnz(axis=1) > 0)
+        p_text = self.text.predict_proba_X(X)
+        dim = self.poster.dim if self.poster is not None else 0
+        if posters is None or self.poster is None:
+            E = np.zeros((n, max(dim, 1)))
+            has_poster = np.zeros(n, dtype=bool)
+        else:
+            E = np.asarray(posters, dtype=np.float64).reshape(n, dim)
+            has_poster = np.ones(n, bool) if has_poster is None else np.asarray(has_poster, bool)
+        p_poster = self.poster.predict_proba(E) if self.poster is not None else np.zeros_like(p_text)
+        return combine(self.method, p_text, p_poster, has_text, has_poster, self.prior, self.late, self.gmu, E)
+
+    def predict(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None) -> np.ndarray:
+        return self.thresholds.apply(self.predict_proba(overviews, titles, posters, has_poster))
+
+
+def train_fusion(
+    overviews: Sequence,
+    titles: Sequence | None,
+    posters: np.ndarray,
+    has_poster: np.ndarray,
+    Y: np.ndarray,
+    split: Sequence[str],
+    labels: Sequence[str],
+    methods: Sequence[str] = DEFAULT_METHODS,
+    min_z: float = 1.645,
+    seed: int = 0,
+) -> FusionModel:
+    """Train the fusion model. Reads labels of ``"train"`` and ``"validation"`` rows only.
+
+    ``posters`` is ``(n_movies, dim)`` (rows of movies without a poster are ignored),
+    ``has_poster`` says which rows are real, ``Y`` is ``(n_movies, n_labels)`` and ``split``
+    gives each movie's split. Movies with no genre are not used for fitting.
+    """
+    split = np.asarray(split, dtype=object)
+    n = len(split)
+    labelled = np.zeros(n, dtype=bool)
+    train = np.flatnonzero(split == "train")
+    val = np.flatnonzero(split == "validation")
+    Y = np.asarray(Y)
+    # Only train / validation rows of Y are ever indexed below.
+    Y_train = (Y[train] > 0).astype(np.uint8)
+    Y_val = (Y[val] > 0).astype(np.uint8)
+    labelled[train] = Y_train.sum(axis=1) > 0
+    labelled[val] = Y_val.sum(axis=1) > 0
+    train = train[labelled[train]]
+    val = val[labelled[val]]
+    Y_train = (Y[train] > 0).astype(np.uint8)
+    Y_val = (Y[val] > 0).astype(np.uint8)
+    texts = compose_texts(list(overviews), None if titles is None else list(titles))
+    texts_arr = np.asarray(texts, dtype=object)
+    has_poster = np.asarray(has_poster, dtype=bool)
+    E = np.asarray(posters, dtype=np.float64)
+    if E.shape[0] != n or has_poster.shape[0] != n or len(texts) != n:
+        raise ValueError("overviews, posters, has_poster, Y and split must all have one row per movie")
+
+    text = train_text_plus(list(texts_arr[train]), Y_train, labels, list(texts_arr[val]), Y_val, seed=seed)
+    X_all = text.vectorizer.transform(texts)
+    has_text = np.asarray(X_all.getnnz(axis=1) > 0)
+    p_text = text.predict_proba_X(X_all)
+    p_text[train] = text.oof_proba  # training movies: out-of-fold probabilities only
+
+    prior = Y_train.mean(axis=0).astype(float)
+    tp, vp = train[has_poster[train]], val[has_poster[val]]
+    poster = None
+    p_poster = np.zeros_like(p_text)
+    if len(tp) >= 10:
+        poster = train_poster_learner(E[tp], (Y[tp] > 0).astype(np.uint8), labels, E[vp], (Y[vp] > 0).astype(np.uint8), seed=seed)
+        p_poster = poster.predict_proba(np.where(has_poster[:, None], E, 0.0))
+        p_poster[tp] = poster.oof_proba
+
+    both_train = train[has_text[train] & has_poster[train]]
+    late = gmu = None
+    available = ["text"]
+    if poster is not None:
+        available.append("poster")
+        if len(both_train) >= 10:
+            if "late" in methods:
+                late = fit_late_fusion(p_text[both_train], p_poster[both_train], (Y[both_train] > 0).astype(np.uint8))
+                available.append("late")
+            if "gmu" in methods:
+                gmu = fit_gmu(p_text[train], E[train], has_text[train], has_poster[train], Y_train,
+                              val=(p_text[val], E[val], has_text[val], has_poster[val], Y_val), seed=seed)
+                available.append("gmu")
+    available = [m for m in CANDIDATES if m in available and (m in methods or m == "text")]
+
+    scores_val = {m: combine(m, p_text[val], p_poster[val], has_text[val], has_poster[val], prior, late, gmu, E[val])
+                  for m in available}
+    chosen, selection = select_candidate(Y_val, scores_val, min_z=min_z)
+    thresholds = fit_thresholds(scores_val[chosen], Y_val, labels, seed=seed)
+    info = {
+        "method": chosen,
+        "selection": selection,
+        "train_movies": int(len(train)),
+        "validation_movies": int(len(val)),
+        "train_with_poster": int(len(tp)),
+        "train_with_both": int(len(both_train)),
+        "text": text.info,
+        "poster": poster.info if poster is not None else None,
+        "gmu": gmu.info if gmu is not None else None,
+        "late_weights": late.weights.round(4).tolist() if late is not None else None,
+        "seed": seed,
+    }
+    return FusionModel(labels=list(labels), text=text, poster=poster, method=chosen, prior=prior, thresholds=thresholds,
+                       late=late if chosen == "late" else late, gmu=gmu, info=info)

@@ -40,7 +40,7 @@ def test_fusion_beats_each_single_modality_on_demo_test_split(demo, model):
     assert model.method == "late"
     val, test = _rows(demo, "validation"), _rows(demo, "test")
     X = model.text.transform(demo.overviews, demo.titles)
-    has_text = np.asarray(X.getnnz(axis=1) > 0)
+    has_text = X.has_text
     p_text = model.text.predict_proba_X(X)
     p_poster = model.poster.predict_proba(demo.posters)
     fused = model.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster)
@@ -112,7 +112,7 @@ def test_selection_needs_a_significant_gain_over_the_best_single_modality():
 def test_gmu_trains_and_routes_missing_modalities(demo, model):
     train = np.flatnonzero(_rows(demo, "train"))
     X = model.text.transform(demo.overviews, demo.titles)
-    has_text = np.asarray(X.getnnz(axis=1) > 0)
+    has_text = X.has_text
     p_text = model.text.predict_proba_X(X)
     gmu = fit_gmu(p_text[train], demo.posters[train], has_text[train], demo.has_poster[train], demo.Y[train], max_epochs=5)
     rows = train[:4]

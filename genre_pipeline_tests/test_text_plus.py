@@ -59,3 +59,26 @@ def test_empty_text_still_gets_probabilities(demo):
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError):
         train_text_plus(["a b", "c d"], np.zeros((3, 2)), ["X", "Y"])
+
+
+def test_word2vec_learner_is_measured_and_unknown_words_fall_back_to_the_svms(demo):
+    from genre_pipeline.features.text import tokenize
+    from genre_pipeline.features.word2vec import Word2VecSettings, train_word2vec
+
+    texts = compose_texts(demo.overviews, demo.titles)
+    train, val = _rows(demo, "train"), _rows(demo, "validation")
+    vectors = train_word2vec([tokenize(texts[i]) for i in train], Word2VecSettings(vector_size=16, epochs=5, min_count=2))
+    model = train_text_plus([texts[i] for i in train], demo.Y[train], demo.labels, [texts[i] for i in val], demo.Y[val],
+                            Cs=(0.1,), word_vectors=vectors, min_z=-1e9)  # min_z: always keep, to exercise the stack
+    assert model.info["word2vec"] == "stacked" and model.stack is not None
+    selection = model.info["word2vec_selection"]
+    assert set(selection["mean_log_loss"]) == {"svm", "svm+word2vec"}
+    inputs = model.transform(["zzzqx unknownword", demo.overviews[train[0]]], ["", demo.titles[train[0]]])
+    assert inputs.has_vectors.tolist() == [False, True]
+    proba = model.predict_proba_X(inputs)
+    svm_only = model.svm_proba(inputs)
+    assert np.allclose(proba[0], svm_only[0])  # no known word: the SVMs alone
+    assert not np.allclose(proba[1], svm_only[1])  # known words: the stacked model
+    strict = train_text_plus([texts[i] for i in train], demo.Y[train], demo.labels, [texts[i] for i in val], demo.Y[val],
+                             Cs=(0.1,), word_vectors=vectors, min_z=1e9)  # never significant enough
+    assert strict.stack is None and strict.info["word2vec"].startswith("measured, not kept")

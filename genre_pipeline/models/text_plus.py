@@ -34,11 +34,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold
 from sklearn.svm import LinearSVC
 
 from genre_pipeline.features.text import tfidf_vectorizer
+from genre_pipeline.models.stacking import (
+    DenseLearner,
+    LateFusion,
+    fit_late_fusion,
+    ranking_quality,
+    select_candidate,
+    train_dense_learner,
+)
 
 __all__ = [
     "DEFAULT_CS",
@@ -68,18 +75,6 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=float), -50, 50)))
 
 
-def ranking_quality(truth, scores) -> float:
-    """(micro average precision + macro AP over genres with a positive) / 2: threshold-free."""
-    truth = (np.asarray(truth) > 0).astype(int)
-    scores = np.asarray(scores, dtype=float)
-    present = np.flatnonzero(truth.sum(axis=0) > 0)
-    if not len(present) or truth.shape[0] == 0:
-        return 0.0
-    micro = average_precision_score(truth[:, present], scores[:, present], average="micro")
-    macro = average_precision_score(truth[:, present], scores[:, present], average="macro")
-    return float((micro + macro) / 2.0)
-
-
 def _fit_margins(X, Y: np.ndarray, C: float, seed: int, X_apply_list: Sequence) -> list[np.ndarray]:
     """One class-balanced LinearSVC per genre on (X, Y); margins on each matrix of X_apply_list.
 
@@ -102,8 +97,44 @@ def _fit_margins(X, Y: np.ndarray, C: float, seed: int, X_apply_list: Sequence) 
 
 
 @dataclass
+class TextInputs:
+    """What the text model reads for a batch of movies: TF-IDF rows and mean word vectors."""
+
+    X: object  # sparse TF-IDF matrix
+    E: np.ndarray | None = None  # mean word vectors (rows of movies without a known word are 0)
+    has_vectors: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def has_text(self) -> np.ndarray:
+        """Movies whose title/overview has at least one known TF-IDF feature."""
+        return np.asarray(self.X.getnnz(axis=1) > 0)
+
+    def __getitem__(self, rows) -> TextInputs:
+        index = np.arange(self.X.shape[0])[rows]
+        return TextInputs(self.X[index], None if self.E is None else self.E[index],
+                          None if self.has_vectors is None else self.has_vectors[index])
+
+
+def mean_vectors(texts: Sequence[str], word_vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Mean word vector of each text (tutorial's word2vec feature) and which texts had a known word."""
+    from genre_pipeline.features.word2vec import mean_embeddings
+
+    embedded = mean_embeddings(["" if t is None else str(t) for t in texts], word_vectors)
+    full = np.zeros((len(texts), int(word_vectors.vector_size)))
+    full[embedded.kept] = embedded.matrix
+    return full, embedded.kept
+
+
+@dataclass
 class TextPlusModel:
-    """Vectorizer + per-genre linear SVMs + per-genre Platt sigmoids, in a fixed label order."""
+    """Vectorizer + per-genre linear SVMs + Platt sigmoids (+ a stacked word2vec learner), fixed label order."""
 
     labels: list[str]
     vectorizer: object
@@ -113,24 +144,42 @@ class TextPlusModel:
     C: float
     oof_proba: np.ndarray | None = None  # (n_train, n_labels) out-of-fold probabilities
     info: dict = field(default_factory=dict)
+    word_vectors: object = None  # gensim KeyedVectors, when the word2vec learner is stacked
+    dense: DenseLearner | None = None  # mean word2vec -> logistic regressions
+    stack: LateFusion | None = None  # per-genre combination of the SVM and word2vec probabilities
 
     name = "text_plus"
     input_kind = "title+overview"
 
-    def transform(self, overviews: Sequence, titles: Sequence | None = None):
-        return self.vectorizer.transform(compose_texts(list(overviews), titles))
+    def transform(self, overviews: Sequence, titles: Sequence | None = None) -> TextInputs:
+        texts = compose_texts(list(overviews), titles)
+        inputs = TextInputs(self.vectorizer.transform(texts))
+        if self.stack is not None and self.word_vectors is not None:
+            inputs.E, inputs.has_vectors = mean_vectors(texts, self.word_vectors)
+        return inputs
 
     def decision_function_X(self, X) -> np.ndarray:
+        X = X.X if isinstance(X, TextInputs) else X
         margins = np.zeros((X.shape[0], len(self.labels)))
         for g, svm in enumerate(self.svms):
             if svm is not None:
                 margins[:, g] = svm.decision_function(X)
         return margins
 
-    def predict_proba_X(self, X) -> np.ndarray:
+    def svm_proba(self, X) -> np.ndarray:
         proba = _sigmoid(self.decision_function_X(X) * self.platt[:, 0] + self.platt[:, 1])
         for g, value in self.constant.items():
             proba[:, g] = value
+        return proba
+
+    def predict_proba_X(self, inputs) -> np.ndarray:
+        """Probabilities from :meth:`transform` output (a bare TF-IDF matrix uses the SVMs only)."""
+        proba = self.svm_proba(inputs)
+        if self.stack is not None and isinstance(inputs, TextInputs) and inputs.E is not None and inputs.has_vectors.any():
+            rows = inputs.has_vectors
+            proba[rows] = self.stack.predict_proba(proba[rows], self.dense.predict_proba(inputs.E[rows]))
+            for g, value in self.constant.items():
+                proba[:, g] = value
         return proba
 
     def predict_proba(self, overviews: Sequence, titles: Sequence | None = None) -> np.ndarray:
@@ -159,14 +208,18 @@ def train_text_plus(
     val_texts: Sequence[str] | None = None,
     Y_val=None,
     Cs: Sequence[float] = DEFAULT_CS,
-    folds: int = 5,
+    folds: int = 3,
     seed: int = 0,
+    word_vectors=None,
+    min_z: float = 1.645,
 ) -> TextPlusModel:
     """Train on the training movies' composed texts (:func:`compose_text`) and genres ``Y``.
 
     ``val_texts`` / ``Y_val`` (the validation split) choose ``C`` among ``Cs`` by
-    :func:`ranking_quality`; without them the first ``C`` is used. Test movies are never
-    passed here.
+    :func:`ranking_quality`; without them the first ``C`` is used. ``word_vectors`` (gensim
+    ``KeyedVectors``, e.g. the pipeline's word2vec): a second, cross-fitted learner on mean
+    word vectors is stacked on the SVMs per genre, and kept only if it lowers the validation
+    log-loss significantly (paired z > ``min_z``). Test movies are never passed here.
     """
     Y = (np.asarray(Y) > 0).astype(np.uint8)
     texts = ["" if t is None else str(t) for t in texts]
@@ -217,6 +270,39 @@ def train_text_plus(
         oof_proba[:, g] = value
     info = {"C": C, "C_grid_validation_quality": quality, "folds": int(folds), "seed": seed,
             "train_movies": int(len(texts)), "features": int(X.shape[1]),
-            "oof_ranking_quality": round(ranking_quality(Y, oof_proba), 5)}
-    return TextPlusModel(labels=list(labels), vectorizer=vectorizer, svms=svms, constant=constant, platt=platt,
-                         C=C, oof_proba=oof_proba, info=info)
+            "oof_ranking_quality": round(ranking_quality(Y, oof_proba), 5), "word2vec": "not used"}
+    model = TextPlusModel(labels=list(labels), vectorizer=vectorizer, svms=svms, constant=constant, platt=platt,
+                          C=C, oof_proba=oof_proba, info=info)
+    if word_vectors is not None and val_texts is not None and Y_val is not None and len(val_texts):
+        _stack_word_vectors(model, texts, Y, list(val_texts), np.asarray(Y_val), word_vectors, folds, seed, min_z)
+    return model
+
+
+def _stack_word_vectors(model: TextPlusModel, texts, Y, val_texts, Y_val, word_vectors, folds, seed, min_z) -> None:
+    """Cross-fit a mean-word2vec learner, stack it on the SVM per genre, keep it if validation says so."""
+    E, has = mean_vectors(texts, word_vectors)
+    if has.sum() < max(10, folds):
+        model.info["word2vec"] = "too few training movies with a known word"
+        return
+    Ev, has_v = mean_vectors(val_texts, word_vectors)
+    Y_val = (Y_val > 0).astype(np.uint8)
+    dense = train_dense_learner(E[has], Y[has], model.labels, Ev[has_v], Y_val[has_v], folds=folds, seed=seed)
+    oof_dense = dense.oof_proba
+    stack = fit_late_fusion(model.oof_proba[has], oof_dense, Y[has])
+    val_svm = model.svm_proba(model.vectorizer.transform(val_texts))
+    val_stacked = val_svm.copy()
+    if has_v.any():
+        val_stacked[has_v] = stack.predict_proba(val_svm[has_v], dense.predict_proba(Ev[has_v]))
+    chosen, selection = select_candidate(Y_val, {"svm": val_svm, "svm+word2vec": val_stacked}, min_z=min_z, singles=("svm",))
+    model.info["word2vec_selection"] = selection
+    if chosen != "svm+word2vec":
+        model.info["word2vec"] = "measured, not kept (no significant validation gain)"
+        return
+    model.word_vectors, model.dense, model.stack = word_vectors, dense, stack
+    oof = model.oof_proba.copy()
+    oof[has] = stack.predict_proba(model.oof_proba[has], oof_dense)
+    for g, value in model.constant.items():
+        oof[:, g] = value
+    model.oof_proba = oof
+    model.info.update({"word2vec": "stacked", "word2vec_dense": dense.info,
+                       "oof_ranking_quality": round(ranking_quality(Y, oof), 5)})

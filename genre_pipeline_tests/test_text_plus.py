@@ -32,7 +32,7 @@ def test_text_plus_learns_calibrated_genres_and_is_deterministic(demo):
     train, val, test = _rows(demo, "train"), _rows(demo, "validation"), _rows(demo, "test")
     pick = lambda rows: [texts[i] for i in rows]  # noqa: E731
     model = train_text_plus(pick(train), demo.Y[train], demo.labels, pick(val), demo.Y[val])
-    assert model.C in (0.03, 0.1, 0.3) and set(model.info["C_grid_validation_quality"]) == {"0.03", "0.1", "0.3"}
+    assert model.C in (0.01, 0.03, 0.1, 0.3) and set(model.info["C_grid_validation_quality"]) == {"0.01", "0.03", "0.1", "0.3"}
     assert model.oof_proba.shape == (len(train), len(demo.labels))
     proba = model.predict_proba([demo.overviews[i] for i in test], [demo.titles[i] for i in test])
     assert proba.shape == (len(test), len(demo.labels))

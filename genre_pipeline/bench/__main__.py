@@ -20,6 +20,7 @@ BENCHMARKS = {
     "scrape": ("genre_pipeline.bench.scrape_bench", "run_scrape_benchmarks"),
     "vgg16": ("genre_pipeline.bench.vgg16_bench", "run_vgg16_benchmarks"),
     "quality": ("genre_pipeline.bench.quality_bench", "run_quality_benchmarks"),
+    "fusion": ("genre_pipeline.bench.fusion_bench", "run_fusion_benchmarks"),
 }
 
 

@@ -105,14 +105,18 @@ def decision_figures(model: GenreModel, X_all, Y, rows) -> dict[str, dict[str, f
 
 
 def _embed_one_poster(poster: str | os.PathLike, vgg16: dict) -> np.ndarray:
+    """Embed one poster exactly as the training posters were (``PredictionError`` if unreadable)."""
     from genre_pipeline.features.vgg16 import PosterEmbedder, VGG16Config
+    from genre_pipeline.models.predict import PredictionError
 
     path = Path(poster)
     if not path.is_file():
-        raise ValueError(f"cannot read poster {path}: no such file")
+        raise PredictionError(f"cannot read poster {path}: no such file")
+    if not vgg16:
+        raise PredictionError("the fusion model was saved without its VGG16 settings; re-materialize it")
     matrix, ok, errors = PosterEmbedder(VGG16Config(**vgg16)).embed_files([path])
     if not ok[0]:
-        raise ValueError(errors.get(0, f"cannot read poster {path}"))
+        raise PredictionError(errors.get(0, f"cannot read poster {path}"))
     return np.asarray(matrix, dtype=np.float64)
 
 

@@ -12,6 +12,8 @@ COMMAND_MODULES = [
     "genre_pipeline.commands.run",
     "genre_pipeline.commands.demo_catalog",
     "genre_pipeline.commands.snapshot",
+    "genre_pipeline.commands.report",
+    "genre_pipeline.commands.predict",
 ]
 
 

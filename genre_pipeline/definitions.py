@@ -18,6 +18,8 @@ from genre_pipeline.defs.settings import PipelineSettings
 DOMAIN_MODULES = [
     "genre_pipeline.defs.catalog.definitions",
     "genre_pipeline.defs.ingestion.definitions",
+    "genre_pipeline.defs.features.definitions",
+    "genre_pipeline.defs.models.definitions",
     "genre_pipeline.defs.operations.definitions",
 ]
 

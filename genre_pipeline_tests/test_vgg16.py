@@ -135,3 +135,13 @@ def test_config_rejects_nonsense():
         VGG16Config(layer="fc7")
     with pytest.raises(ValueError, match="at least 32"):
         VGG16Config(image_size=16)
+
+
+def test_bf16_path_is_close_to_fp32_and_stored_separately(posters, tmp_path):
+    fp32 = vgg16.embed_posters(posters[:2], VGG16Config(**{**SMALL, "precision": "fp32"}), tmp_path / "store")
+    bf16 = vgg16.embed_posters(posters[:2], VGG16Config(**{**SMALL, "precision": "bf16"}), tmp_path / "store")
+    assert bf16.info["precision"] == "bf16" and fp32.info["precision"] == "fp32"
+    assert bf16.info["fingerprint"] != fp32.info["fingerprint"] and bf16.n_embedded == 2
+    cosine = (fp32.matrix * bf16.matrix).sum(axis=1) / (np.linalg.norm(fp32.matrix, axis=1) * np.linalg.norm(bf16.matrix, axis=1))
+    assert (cosine > 0.98).all()
+    assert not np.array_equal(fp32.matrix, bf16.matrix)

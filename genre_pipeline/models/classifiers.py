@@ -21,8 +21,8 @@ Models:
     the grid search wraps the one-vs-rest model, so "micro-F1" is the real multi-label
     micro-F1 over all genres; in the tutorial each binary grid search scored its own genre,
     where "micro-F1" reduces to accuracy and rewards never predicting a rare genre. Folds are
-    a seeded 3-fold ``KFold``. Scores are the sigmoid of the decision function (uncalibrated,
-    0.5 is the SVM's own boundary).
+    a seeded 3-fold ``KFold``. Scores are Platt-scaled margins, fit per genre on out-of-fold
+    margins (probability scale); predicted label sets are the SVM's own.
 :func:`train_naive_bayes`
     The tutorial's ``OneVsRestClassifier(MultinomialNB())`` on bag-of-words counts
     (kept sparse instead of ``.toarray()``).
@@ -119,14 +119,18 @@ class SklearnGenreModel(GenreModel):
     estimator: Any = None
     vectorizer: Any = None
     constant_columns: dict[int, int] = field(default_factory=dict)  # genres with one class in training
+    platt: np.ndarray | None = None  # (n_labels, 2): per-genre sigmoid(a * margin + b) for margin models
 
     kind = "sklearn"
 
     def predict_proba(self, X) -> np.ndarray:
         if hasattr(self.estimator, "predict_proba"):  # naive Bayes: its own probabilities
             scores = np.asarray(self.estimator.predict_proba(X), dtype=float)
-        else:  # linear SVC: sigmoid of the margin, 0.5 on the SVM's boundary
-            scores = _sigmoid(np.asarray(self.estimator.decision_function(X), dtype=float))
+        else:  # linear SVC: Platt-scaled margins (out-of-fold fit), else the raw sigmoid
+            margins = np.asarray(self.estimator.decision_function(X), dtype=float).reshape(X.shape[0], len(self.labels))
+            if self.platt is not None:
+                margins = margins * self.platt[:, 0] + self.platt[:, 1]
+            scores = _sigmoid(margins)
         scores = scores.reshape(X.shape[0], len(self.labels))
         for column, value in self.constant_columns.items():
             scores[:, column] = float(value)
@@ -143,7 +147,8 @@ class SklearnGenreModel(GenreModel):
         return self.vectorizer.transform(["" if t is None else str(t) for t in overviews])
 
     def _save_payload(self, folder: Path) -> None:
-        payload = {"estimator": self.estimator, "vectorizer": self.vectorizer, "constant_columns": self.constant_columns}
+        payload = {"estimator": self.estimator, "vectorizer": self.vectorizer, "constant_columns": self.constant_columns,
+                   "platt": self.platt}
         atomic_write(folder / "estimator.joblib", lambda tmp: joblib.dump(payload, tmp, compress=3))
 
 
@@ -202,6 +207,7 @@ def train_linear_svc(
         warnings.filterwarnings("ignore", message="Label not .* present in all training examples")
         warnings.filterwarnings("ignore", category=UserWarning, module="sklearn.multiclass")
         search.fit(X, Y)
+    platt = _platt_from_out_of_fold(search.best_estimator_, X, Y, KFold(n_splits=folds, shuffle=True, random_state=seed))
     grid = [
         {"C": float(p["estimator__C"]), "cv_micro_f1": float(m)}
         for p, m in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"])
@@ -210,8 +216,33 @@ def train_linear_svc(
             "train_movies": int(X.shape[0]), "features": int(X.shape[1])}
     return SklearnGenreModel(
         name=name, labels=list(labels), input_kind=input_kind, decision_rule="labels", info=info,
-        estimator=search.best_estimator_, vectorizer=vectorizer, constant_columns=_constant_columns(Y),
+        estimator=search.best_estimator_, vectorizer=vectorizer, constant_columns=_constant_columns(Y), platt=platt,
     )
+
+
+def _platt_from_out_of_fold(estimator, X, Y: np.ndarray, folds) -> np.ndarray:
+    """Per-genre Platt scaling ``sigmoid(a * margin + b)`` fit on out-of-fold margins.
+
+    A linear SVM's margins are not probabilities (with a small C they all sit near 0, so a
+    plain sigmoid puts every genre near 0.5). Fitting ``a, b`` on margins the model did not
+    train on (the same folds as the grid search, best C) gives scores on a probability scale
+    that later fusion and thresholds can use. The predicted label sets stay the SVM's own.
+    Genres with a single class in a fold fall back to ``a = 1, b = 0``.
+    """
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    params = np.tile([1.0, 0.0], (Y.shape[1], 1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="sklearn.multiclass")
+        margins = cross_val_predict(clone(estimator), X, Y, cv=folds, method="decision_function")
+    for j in range(Y.shape[1]):
+        y = Y[:, j]
+        if 0 < y.sum() < len(y):
+            fit = LogisticRegression(C=100.0).fit(margins[:, [j]], y)
+            params[j] = [float(fit.coef_[0, 0]), float(fit.intercept_[0])]
+    return params
 
 
 def train_naive_bayes(
@@ -231,6 +262,44 @@ def train_naive_bayes(
         name=name, labels=list(labels), input_kind=input_kind, decision_rule="labels", info=info,
         estimator=model, vectorizer=vectorizer, constant_columns=_constant_columns(Y),
     )
+
+
+class _Adam:
+    """Adam (Kingma & Ba, 2015) with L2 weight decay added to the gradient, as ``torch.optim.Adam``.
+
+    Written out because constructing any ``torch.optim`` optimizer imports ``torch._dynamo``,
+    which costs 4-10 s per process on the 2-CPU machines the demo and CI run on.
+    """
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8):
+        import torch
+
+        self.params = params
+        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        import torch
+
+        self.t += 1
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1**self.t
+        correction2 = 1 - beta2**self.t
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v):
+                if p.grad is None:
+                    continue
+                grad = p.grad.add(p, alpha=self.weight_decay) if self.weight_decay else p.grad
+                m.mul_(beta1).add_(grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = (v / correction2).sqrt_().add_(self.eps)
+                p.addcdiv_(m, denom, value=-self.lr / correction1)
 
 
 @contextlib.contextmanager
@@ -339,7 +408,7 @@ def train_mlp(
     with torch.random.fork_rng(devices=[]), _torch_threads(threads):
         torch.manual_seed(seed)
         module = _build_mlp(arch["n_in"], arch["hidden"], arch["n_out"], dropout)
-        optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizer = _Adam(list(module.parameters()), lr=lr, weight_decay=weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss()  # sigmoid + binary cross-entropy, numerically stable
         xt = torch.from_numpy((X_train - mean) / std)
         yt = torch.from_numpy(Y_train)
@@ -447,7 +516,8 @@ def load_model(models_dir: str | os.PathLike, name: str) -> GenreModel:
     if meta["kind"] == "sklearn":
         payload = joblib.load(folder / "estimator.joblib")
         constant = {int(k): int(v) for k, v in payload.get("constant_columns", {}).items()}
-        return SklearnGenreModel(**common, estimator=payload["estimator"], vectorizer=payload["vectorizer"], constant_columns=constant)
+        return SklearnGenreModel(**common, estimator=payload["estimator"], vectorizer=payload["vectorizer"], constant_columns=constant,
+                                 platt=payload.get("platt"))
     if meta["kind"] == "mlp":
         import torch
 

@@ -66,7 +66,14 @@ def _word_vectors(model: MLPGenreModel):
 
 
 def featurize(model: GenreModel, overview: str | None, poster: str | os.PathLike | None, title: str | None = None):
-    """The one-row input ``model`` expects, built from an overview and/or a poster file."""
+    """The one-row input ``model`` expects, built from an overview and/or a poster file.
+
+    A model class that knows how to featurise itself (``model.featurize(overview, poster,
+    title)``) is asked directly; the tutorial's models are handled here.
+    """
+    own = getattr(model, "featurize", None)
+    if callable(own):
+        return own(overview, poster, title)
     if isinstance(model, SklearnGenreModel):
         text = movie_text(title, overview) if model.info.get("text") == "title+overview" else (overview or "")
         return model.transform_text([text])
@@ -127,6 +134,10 @@ def predict_genres(
             loaded = load_model(models_dir, name)
         except ModelNotFoundError as exc:
             raise PredictionError(str(exc)) from exc
+        except ValueError as exc:  # a model kind this code cannot load
+            if model is not None:
+                raise PredictionError(f"model {name!r} cannot be loaded: {exc}") from exc
+            continue
         if model is None and loaded.input_kind == "poster" and poster is None:
             continue
         if model is None and loaded.input_kind != "poster" and not (overview or title):

@@ -105,7 +105,7 @@ def test_report_json_has_the_figures_per_model(demo_home, capsys):
     capsys.readouterr()
     assert main(["report", "--json", "--home", str(demo_home.root)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report["models"]) == set(training.MODEL_NAMES)
+    assert set(report["models"]) == {*training.MODEL_NAMES, "text_plus", "fusion"}  # issue 5 models listed too
     for entry in report["models"].values():
         for key in ("micro_f1", "macro_f1", "samples_f1", "precision", "recall"):
             assert 0.0 < entry[key] <= 1.0
@@ -121,13 +121,14 @@ def test_predict_cli(demo_home, capsys):
     capsys.readouterr()
     poster = sorted(demo_home.posters_dir.glob("*.jpg"))[0]
     overview = "A ghost haunts an old house and a family hears screams at night."
-    assert main(["predict", "--overview", overview, "--poster", str(poster), "--json", "--home", str(demo_home.root)]) == 0
+    assert main(["predict", "--overview", overview, "--poster", str(poster), "--model", "all", "--json",
+                 "--home", str(demo_home.root)]) == 0
     predictions = {p["model"]: p for p in json.loads(capsys.readouterr().out)["predictions"]}
-    assert set(predictions) == set(training.MODEL_NAMES)
+    assert set(predictions) == {*training.MODEL_NAMES, "text_plus", "fusion"}
     for p in predictions.values():
         probabilities = [r["probability"] for r in p["ranked"]]
         assert probabilities == sorted(probabilities, reverse=True)
-    assert len(predictions["mlp_poster"]["predicted"]) == 3
+    assert len(predictions["mlp_poster"]["top3"]) == 3  # tutorial rule; "predicted" uses the stored thresholds
     assert main(["predict", "--overview", overview, "--model", "naive_bayes_counts", "--home", str(demo_home.root)]) == 0
     assert capsys.readouterr().out.startswith("naive_bayes_counts (counts; predicted:")
 

@@ -14,7 +14,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--overview", default=None, help="the movie's overview text")
     parser.add_argument("--title", default=None, help="optional title (the TF-IDF model reads title + overview)")
     parser.add_argument("--poster", default=None, help="a poster image file (for the poster model)")
-    parser.add_argument("--model", default=None, help="one model (default: every model the inputs allow)")
+    parser.add_argument("--model", default=None,
+                        help="one model, or 'all' (default: fusion when --overview and --poster are both given, else every model the inputs allow)")
     parser.add_argument("--top", type=int, default=5, help="genres to show per model (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_home_argument(parser)
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"predictions": [r.as_dict() for r in results]}, indent=2))
         return 0
     for result in results:
-        print(f"{result.model} ({result.input_kind}; predicted: {', '.join(result.predicted) or 'none'})")
+        print(f"{result.model} ({result.input_kind}; predicted: {', '.join(result.predicted) or 'none'}; "
+              f"{result.decision_rule}; top-3: {', '.join(result.top3)})")
         for genre, probability in result.ranked[: max(1, args.top)]:
             print(f"  {probability:6.3f}  {genre}")
         for note in result.notes:

@@ -32,24 +32,28 @@ def build_report(records: dict[str, dict]) -> dict:
                     "coverage": record.get("coverage"),
                     "baseline": {k: record["baseline"][k] for k in ("k", *FIGURES) if k in record.get("baseline", {})},
                     "beats_baseline": record.get("beats_baseline"),
+                    "decisions": record.get("decisions", {}),  # issue 5: validation thresholds and top-3, test split
                 }
             )
         else:
             entry["reason"] = record.get("reason")
         if record.get("weights"):
             entry["weights"] = record["weights"]
+        if record.get("method"):
+            entry["method"] = record["method"]
         entry["evaluated_at"] = record.get("evaluated_at")
         models[name] = entry
     return {"models": models}
 
 
 def format_table(report: dict) -> str:
-    lines = [f"{'model':<20} {'micro F1':>8} {'macro F1':>8} {'samp. F1':>8} {'prec.':>6} {'recall':>6}  test  note"]
+    lines = [f"{'model':<20} {'micro F1':>8} {'macro F1':>8} {'samp. F1':>8} {'prec.':>6} {'recall':>6}  test  "
+             f"{'thr mi/ma':>11} {'top3 mi/ma':>11}  note"]
     source = None
     for name, entry in report["models"].items():
         source = source or entry.get("source")
         if entry["status"] != "trained":
-            lines.append(f"{name:<20} {'-':>8} {'-':>8} {'-':>8} {'-':>6} {'-':>6}  {'-':>4}  skipped: {entry.get('reason')}")
+            lines.append(f"{name:<20} {'-':>8} {'-':>8} {'-':>8} {'-':>6} {'-':>6}  {'-':>4}  {'-':>11} {'-':>11}  skipped: {entry.get('reason')}")
             continue
         note = []
         if entry.get("coverage", 1.0) < 1.0:
@@ -58,9 +62,15 @@ def format_table(report: dict) -> str:
             note.append("RANDOM VGG16 weights")
         if entry.get("beats_baseline") is False:
             note.append("does not beat baseline")
+        if entry.get("method"):
+            note.append(f"fusion method: {entry['method']}")
+        decisions = entry.get("decisions") or {}
+        pair = lambda rule: (f"{decisions[rule]['micro_f1']:.3f}/{decisions[rule]['macro_f1']:.3f}"  # noqa: E731
+                             if rule in decisions else "-")
         lines.append(
             f"{name:<20} {entry['micro_f1']:>8.3f} {entry['macro_f1']:>8.3f} {entry['samples_f1']:>8.3f} "
-            f"{entry['precision']:>6.3f} {entry['recall']:>6.3f}  {entry['test_movies_evaluated']:>4}  {', '.join(note)}"
+            f"{entry['precision']:>6.3f} {entry['recall']:>6.3f}  {entry['test_movies_evaluated']:>4}  "
+            f"{pair('thresholds'):>11} {pair('top3'):>11}  {', '.join(note)}"
         )
     baselines = [e["baseline"] for e in report["models"].values() if e.get("baseline")]
     if baselines:
@@ -69,6 +79,7 @@ def format_table(report: dict) -> str:
     sizes = next((e["split_sizes"] for e in report["models"].values() if e.get("split_sizes")), None)
     if sizes:
         lines.append(f"split: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} labelled movies")
+    lines.append("micro/macro F1 under each model's own rule; thr = per-genre thresholds fitted on validation, top3 = tutorial rule")
     if source:
         lines.append(f"source: {source}")
     return "\n".join(lines)

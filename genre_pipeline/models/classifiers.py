@@ -529,4 +529,8 @@ def load_model(models_dir: str | os.PathLike, name: str) -> GenreModel:
         extras = dict(meta.get("extras", {}))
         extras["folder"] = str(folder)
         return MLPGenreModel(**common, module=module, mean=payload["mean"].numpy(), std=payload["std"].numpy(), arch=arch, extras=extras)
+    if meta["kind"] in ("text_plus", "fusion"):  # issue 5 models (genre_pipeline.models.fusion_models)
+        from genre_pipeline.models.fusion_models import load_extra_model
+
+        return load_extra_model(folder, meta, common)
     raise ValueError(f"{folder}: unknown model kind {meta['kind']!r}")

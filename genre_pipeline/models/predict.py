@@ -39,8 +39,9 @@ class Prediction:
     input_kind: str
     decision_rule: str
     ranked: list[tuple[str, float]]  # every genre, highest score first
-    predicted: list[str]  # the model's predicted label set
+    predicted: list[str]  # the model's predicted label set (stored per-genre thresholds when it has them)
     notes: list[str] = field(default_factory=list)
+    top3: list[str] = field(default_factory=list)  # the tutorial's top-3 rule, for comparison
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class Prediction:
             "input": self.input_kind,
             "decision_rule": self.decision_rule,
             "predicted": self.predicted,
+            "top3": self.top3,
             "ranked": [{"genre": g, "probability": round(p, 4)} for g, p in self.ranked],
             "notes": self.notes,
         }
@@ -111,11 +113,17 @@ def predict_genres(
 ) -> list[Prediction]:
     """Predictions of one model (``model``) or of every model the inputs allow.
 
-    Without ``model``: every text model, plus the poster model when a poster is given.
+    Without ``model``: the ``fusion`` model when both an overview (or title) and a poster are
+    given and it is materialized; otherwise every text model, plus the poster model when a
+    poster is given. ``model="all"``: every model the inputs allow.
     Raises :class:`PredictionError` for an unknown model name, an unreadable poster, or
     when no materialized model can use the inputs.
     """
     names = available_models(models_dir)
+    if model == "all":
+        model = None
+    elif model is None and poster is not None and (overview or title) and "fusion" in names:
+        model = "fusion"  # issue 5: both modalities given -> the multimodal model answers
     if model is not None:
         if model not in names:
             raise PredictionError(
@@ -148,21 +156,26 @@ def predict_genres(
             if model is not None or loaded.input_kind == "poster":
                 raise
             continue  # e.g. no word2vec word in the overview: the other models still answer
+        from genre_pipeline.models.fusion_models import decide, stored_thresholds
+        from genre_pipeline.models.thresholds import top3
+
         scores = np.asarray(loaded.predict_proba(X))[0]
-        predicted_row = np.asarray(loaded.predict(X))[0]
+        predicted_row = np.asarray(decide(loaded, scores[None, :]))[0]  # stored thresholds, else own rule
+        top3_row = top3(scores[None, :])[0]
         order = np.argsort(-scores, kind="stable")
         notes = []
         weights = loaded.info.get("weights") or (loaded.extras.get("vgg16", {}).get("weights") if isinstance(loaded, MLPGenreModel) else None)
-        if weights == "random":
+        if weights == "random" and (loaded.input_kind == "poster" or poster is not None):
             notes.append("poster features come from RANDOM VGG16 weights (demo / tests), not ImageNet")
         results.append(
             Prediction(
                 model=name,
                 input_kind=loaded.input_kind,
-                decision_rule=loaded.decision_rule,
+                decision_rule="thresholds" if stored_thresholds(loaded) is not None else loaded.decision_rule,
                 ranked=[(loaded.labels[i], float(scores[i])) for i in order],
                 predicted=[loaded.labels[i] for i in order if predicted_row[i]],  # in rank order
                 notes=notes,
+                top3=[loaded.labels[i] for i in order if top3_row[i]],
             )
         )
     if not results:

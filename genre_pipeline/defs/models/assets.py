@@ -90,11 +90,17 @@ def _finish(
     extra: dict,
 ) -> dg.MaterializeResult:
     """Save the model, its scores for every movie it can score, and its test evaluation."""
+    from genre_pipeline.models.fusion_models import attach_thresholds, decision_figures
+
+    val_rows = data.rows("validation", available)
+    if "thresholds" not in model.info and val_rows.any():  # issue 5: per-genre thresholds from validation only
+        attach_thresholds(model, model.predict_proba(X_all[val_rows]), data.Y[val_rows])
     folder = classifiers.save_model(model, the_home.models_dir)
     scores = training.model_scores_frame(model, X_all, data, available)
     atomic_write_parquet(scores, scores_path(the_home, model.name))
     evaluation = training.evaluate_model(model, X_all, data, available)
     record = _evaluation_record(evaluation, source, {**extra, "model_version": folder.name}, context.run_id)
+    record["decisions"] = decision_figures(model, X_all, data.Y, data.rows("test", available))  # thresholds + top-3
     atomic_write_json(evaluation_path(the_home, model.name), record)
     if not evaluation["beats_baseline"]:
         context.log.warning(f"{model.name} does not beat the most-frequent-genres baseline on the test split")
@@ -105,6 +111,7 @@ def _finish(
             "baseline_micro_f1": dg.MetadataValue.float(round(float(record["baseline"]["micro_f1"]), 4)),
             "beats_baseline": dg.MetadataValue.bool(bool(record["beats_baseline"])),
             "decision_rule": dg.MetadataValue.text(model.decision_rule),
+            "decisions": dg.MetadataValue.md(markdown_table(pd.DataFrame(record["decisions"]).T.reset_index(names="rule"))),
             "test_movies_evaluated": dg.MetadataValue.int(int(record["n_evaluated"])),
             "coverage": dg.MetadataValue.float(round(float(record["coverage"]), 4)),
             "split_sizes": dg.MetadataValue.json(record["split_sizes"]),
@@ -251,6 +258,8 @@ def comparison_frame(records: dict[str, dict]) -> pd.DataFrame:
         rows.append({
             "model": name, "status": "trained", "input": record["input"], "rule": record["decision_rule"],
             **{k: record[k] for k in SUMMARY_KEYS},
+            **{f"{rule}_{k}": record.get("decisions", {}).get(rule, {}).get(k) for rule in ("thresholds", "top3")
+               for k in ("micro_f1", "macro_f1")},
             "baseline_micro_f1": record["baseline"]["micro_f1"], "test_movies": record["n_evaluated"],
             "coverage": record["coverage"],
         })
@@ -295,7 +304,7 @@ def per_genre_f1(records: dict[str, dict]) -> pd.DataFrame:
     return frame.reset_index(names="genre") if len(frame) else frame
 
 
-@dg.asset(group_name=GROUP, deps=MODEL_ASSETS, kinds={"json", "png"})
+@dg.asset(group_name=GROUP, deps=[*MODEL_ASSETS, "text_plus", "fusion"], kinds={"json", "png"})
 def model_evaluation(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
     """Every model on the same test split, side by side (tutorial: printed precision / recall).
 

@@ -140,7 +140,8 @@ def fusion(context: dg.AssetExecutionContext, home: HomeResource, catalog_source
         info={"method": core.method, "selection": core.info["selection"], "weights": weights,
               "thresholds": core.thresholds.to_dict(), "train_with_poster": core.info["train_with_poster"],
               "text": "title+overview"},
-        model=core, vgg16=dict(info.get("vgg16", {})),
+        # a new poster is embedded exactly as the training posters were (resolved precision too)
+        model=core, vgg16={**info.get("vgg16", {}), **({"precision": info["precision"]} if info.get("precision") else {})},
     )
     X_all = FusionInput(overviews, titles, posters, has_poster)
     selection = core.info["selection"]

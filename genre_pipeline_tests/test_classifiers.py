@@ -166,3 +166,14 @@ def test_the_written_out_adam_matches_torch_optim_adam():
     for a, b in zip(ours.parameters(), reference.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert all(not torch.allclose(a, b) for a, b in zip(ours.parameters(), initial))  # it did train
+
+
+def test_predict_with_missing_imagenet_weights_is_a_clear_error(trained, tmp_path):
+    import dataclasses
+
+    models, _, poster_paths = trained
+    poster_model = models["mlp_poster"][0]
+    imagenet = {**POSTER_CONFIG, "weights": "imagenet", "weights_file": str(tmp_path / "vgg16-397923af.pth")}
+    classifiers.save_model(dataclasses.replace(poster_model, extras={"vgg16": imagenet}), tmp_path / "models")
+    with pytest.raises(PredictionError, match="mlp_poster.*VGG16 ImageNet weights not found at .*vgg16-397923af.pth"):
+        predict_genres(tmp_path / "models", None, poster=poster_paths[0], model="mlp_poster")

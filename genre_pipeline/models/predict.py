@@ -151,7 +151,10 @@ def predict_genres(
         if model is None and loaded.input_kind != "poster" and not (overview or title):
             continue
         try:
-            X = featurize(loaded, overview, poster, title)
+            try:
+                X = featurize(loaded, overview, poster, title)
+            except FileNotFoundError as exc:  # e.g. VGG16 ImageNet weights or word vectors moved away
+                raise PredictionError(f"model {name!r}: {exc}") from exc
         except PredictionError:
             if model is not None or loaded.input_kind == "poster":
                 raise

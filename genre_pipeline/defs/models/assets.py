@@ -218,7 +218,9 @@ def mlp_poster(context: dg.AssetExecutionContext, home: HomeResource, catalog_so
     posters, available = training.align_rows(ids, matrix, data.ids)
     if data.rows("train", available).sum() < 2:
         return _skip(context, the_home, "mlp_poster", "fewer than 2 training movies have a poster", source, extra)
-    model = training.fit_mlp(posters, available, data, "mlp_poster", "poster", config.settings(), extras={"vgg16": info["vgg16"]})
+    # A new poster must be embedded exactly as the training posters were (same precision too).
+    vgg16_settings = {**info["vgg16"], "precision": info.get("precision", info["vgg16"].get("precision", "auto"))}
+    model = training.fit_mlp(posters, available, data, "mlp_poster", "poster", config.settings(), extras={"vgg16": vgg16_settings})
     model.info["weights"] = info["vgg16"]["weights"]
     extra.update({"movies_without_poster": int((~available).sum()), "epochs_run": model.info["epochs_run"],
                   "best_epoch": model.info["best_epoch"]})

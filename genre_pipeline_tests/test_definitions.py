@@ -17,7 +17,13 @@ def test_code_location_loads_with_env_settings(monkeypatch, tmp_path):
     defs = module.defs
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw_movie_records", "movies", "genre_vocabulary", "genre_cooccurrence", "movie_posters"} <= keys
+    readme_assets = {
+        "raw_movie_records", "movies", "genre_vocabulary", "genre_cooccurrence", "movie_posters",
+        "movie_changes", "imdb_title_basics", "imdb_tmdb_genre_comparison",
+        "genre_labels", "data_split", "bow_features", "tfidf_features", "word2vec_embeddings", "poster_embeddings",
+        "svc_tfidf", "naive_bayes_counts", "mlp_word2vec", "mlp_poster", "text_plus", "fusion", "model_evaluation",
+    }
+    assert readme_assets <= keys, readme_assets - keys
     # the implicit job must resolve (this fails on mismatched partitions or missing resources)
     defs.resolve_implicit_global_asset_job_def()
     assert graph.get(dg.AssetKey("raw_movie_records")).partitions_def == release_year_partitions

@@ -60,8 +60,12 @@ def read_labelled_data(home: Home) -> training.LabelledData:
     return training.LabelledData.from_table(table, order)
 
 
-def read_text_features(home: Home, filename: str) -> dict:
-    return joblib.load(home.features_dir / filename)
+def read_text_features(home: Home, filename: str):
+    """The stored vectorizer, matrix, ids and info of ``filename`` as one ``TextFeatures``."""
+    from genre_pipeline.features.text import TextFeatures
+
+    payload = joblib.load(home.features_dir / filename)
+    return TextFeatures(payload["vectorizer"], payload["matrix"], payload["ids"], payload["info"])
 
 
 def read_word2vec(home: Home) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:

@@ -149,12 +149,9 @@ def svc_tfidf(context: dg.AssetExecutionContext, home: HomeResource, catalog_sou
     class_weight balanced, micro-F1 scoring over all genres at once, seeded 3-fold CV on the
     training split. Predicted label sets are the SVM's own; scores are sigmoid margins.
     """
-    from genre_pipeline.features.text import TextFeatures
-
     the_home = home.home
     data = features.read_labelled_data(the_home)
-    payload = features.read_text_features(the_home, features.TFIDF_FILE)
-    feats = TextFeatures(payload["vectorizer"], payload["matrix"], payload["ids"], payload["info"])
+    feats = features.read_text_features(the_home, features.TFIDF_FILE)
     _check_aligned(feats.ids, data)
     model = training.fit_svc(feats, data, config.settings())
     extra = {"best_C": model.info["best_C"], "cv_grid": model.info["grid"], "features": int(feats.matrix.shape[1])}
@@ -164,12 +161,9 @@ def svc_tfidf(context: dg.AssetExecutionContext, home: HomeResource, catalog_sou
 @dg.asset(group_name=GROUP, deps=[features.bow_features, *FEATURE_DEPS], kinds={"sklearn"})
 def naive_bayes_counts(context: dg.AssetExecutionContext, home: HomeResource, catalog_source: CatalogSourceResource, config: ModelConfig) -> dg.MaterializeResult:
     """One-vs-rest multinomial naive Bayes on bag-of-words counts (tutorial-faithful)."""
-    from genre_pipeline.features.text import TextFeatures
-
     the_home = home.home
     data = features.read_labelled_data(the_home)
-    payload = features.read_text_features(the_home, features.BOW_FILE)
-    feats = TextFeatures(payload["vectorizer"], payload["matrix"], payload["ids"], payload["info"])
+    feats = features.read_text_features(the_home, features.BOW_FILE)
     _check_aligned(feats.ids, data)
     model = training.fit_naive_bayes(feats, data, config.settings())
     extra = {"alpha": config.nb_alpha, "features": int(feats.matrix.shape[1])}

@@ -6,7 +6,8 @@ text and poster models separately and never combines them. This module does:
 
 Base models (one per modality, each trained on the training split only)
     text: :class:`genre_pipeline.models.text_plus.TextPlusModel` (title + overview TF-IDF,
-    calibrated linear SVMs, optionally stacked with mean word2vec); poster:
+    calibrated linear SVMs, stacked with a sentence-encoder learner and / or mean word2vec
+    when validation says they help); poster:
     :class:`PosterLearner`, standardised and PCA-whitened poster embeddings (VGG16) with one
     L2-regularised logistic regression per genre. Both are
     *cross-fitted*: every training movie also gets an out-of-fold probability from a model
@@ -71,6 +72,7 @@ from genre_pipeline.models.stacking import (
     select_candidate,
     train_dense_learner,
 )
+from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig
 from genre_pipeline.models.text_plus import TextPlusModel, compose_texts, train_text_plus
 
 PosterLearner = DenseLearner  # the poster base model is a dense-vector learner
@@ -270,13 +272,14 @@ class FusionModel:
 
     name = "fusion"
 
-    def has_text(self, overviews: Sequence, titles: Sequence | None = None) -> np.ndarray:
-        return self.text.transform(overviews, titles).has_text
+    def predict_proba(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None,
+                      sentence=None) -> np.ndarray:
+        """Genre probabilities for raw texts and poster embeddings (``None`` rows / mask: no poster).
 
-    def predict_proba(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None) -> np.ndarray:
-        """Genre probabilities for raw texts and poster embeddings (``None`` rows / mask: no poster)."""
+        ``sentence``: precomputed sentence embeddings of the texts (else the text model encodes them).
+        """
         n = len(overviews)
-        X = self.text.transform(overviews, titles)
+        X = self.text.transform(overviews, titles, sentence=sentence)
         has_text = X.has_text
         p_text = self.text.predict_proba_X(X)
         dim = self.poster.dim if self.poster is not None else 0
@@ -289,8 +292,9 @@ class FusionModel:
         p_poster = self.poster.predict_proba(E) if self.poster is not None else np.zeros_like(p_text)
         return combine(self.method, p_text, p_poster, has_text, has_poster, self.prior, self.late, self.gmu, E)
 
-    def predict(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None) -> np.ndarray:
-        return self.thresholds.apply(self.predict_proba(overviews, titles, posters, has_poster))
+    def predict(self, overviews: Sequence, titles: Sequence | None = None, posters=None, has_poster=None,
+                sentence=None) -> np.ndarray:
+        return self.thresholds.apply(self.predict_proba(overviews, titles, posters, has_poster, sentence))
 
 
 def train_fusion(
@@ -306,6 +310,8 @@ def train_fusion(
     seed: int = 0,
     text_model: TextPlusModel | None = None,
     word_vectors=None,
+    sentence: SentenceEmbeddings | None = None,
+    sentence_config: SentenceEncoderConfig | None = None,
 ) -> FusionModel:
     """Train the fusion model. Reads labels of ``"train"`` and ``"validation"`` rows only.
 
@@ -314,7 +320,10 @@ def train_fusion(
     gives each movie's split. Movies with no genre are not used for fitting.
     ``text_model``: an already trained text model whose ``oof_proba`` rows are this call's
     labelled training movies in order (the ``text_plus`` asset's model); trained here if absent
-    (with ``word_vectors`` stacked in, see :func:`train_text_plus`).
+    (with ``word_vectors`` and the ``sentence_config`` encoder's learner stacked in when they
+    help, see :func:`train_text_plus`). ``sentence``: sentence embeddings of every movie's
+    composed text, one row per movie (the ``sentence_embeddings`` asset), so nothing is
+    encoded twice.
     """
     split = np.asarray(split, dtype=object)
     n = len(split)
@@ -340,9 +349,16 @@ def train_fusion(
 
     reuse = (text_model is not None and text_model.oof_proba is not None and text_model.oof_proba.shape == Y_train.shape
              and list(text_model.labels) == list(labels))
-    text = text_model if reuse else train_text_plus(list(texts_arr[train]), Y_train, labels, list(texts_arr[val]), Y_val,
-                                                    seed=seed, word_vectors=word_vectors)
-    X_all = text.transform(texts)  # texts are already composed: no titles to add
+    if sentence is not None and len(sentence) != n:
+        raise ValueError(f"{n} movies but {len(sentence)} sentence embeddings")
+    if reuse:
+        text = text_model
+    else:
+        text = train_text_plus(list(texts_arr[train]), Y_train, labels, list(texts_arr[val]), Y_val, seed=seed,
+                               word_vectors=word_vectors, sentence_config=sentence_config,
+                               sentence_train=None if sentence is None else sentence[train],
+                               sentence_val=None if sentence is None else sentence[val])
+    X_all = text.transform(texts, sentence=sentence)  # texts are already composed: no titles to add
     has_text = X_all.has_text
     p_text = text.predict_proba_X(X_all)
     p_text[train] = text.oof_proba  # training movies: out-of-fold probabilities only

@@ -31,6 +31,7 @@ import joblib
 import numpy as np
 
 from genre_pipeline.atomic import atomic_write
+from genre_pipeline.features.sentence import SentenceEmbeddings
 from genre_pipeline.models.classifiers import GenreModel
 from genre_pipeline.models.fusion import FusionModel
 from genre_pipeline.models.text_plus import TextPlusModel
@@ -149,6 +150,7 @@ class FusionInput:
     titles: list[str]
     posters: np.ndarray | None = None
     has_poster: np.ndarray | None = None
+    sentence: SentenceEmbeddings | None = None  # precomputed sentence embeddings of the texts
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -162,7 +164,7 @@ class FusionInput:
         index = np.arange(len(self.overviews))[rows]
         pick = lambda values: None if values is None else np.asarray(values)[index]  # noqa: E731
         return FusionInput([self.overviews[i] for i in index], [self.titles[i] for i in index],
-                           pick(self.posters), pick(self.has_poster))
+                           pick(self.posters), pick(self.has_poster), None if self.sentence is None else self.sentence[index])
 
 
 @dataclass
@@ -181,7 +183,7 @@ class FusionGenreModel(GenreModel):
         return FusionInput([overview or ""], [title or ""])
 
     def predict_proba(self, X: FusionInput) -> np.ndarray:
-        return self.model.predict_proba(X.overviews, X.titles, X.posters, X.has_poster)
+        return self.model.predict_proba(X.overviews, X.titles, X.posters, X.has_poster, X.sentence)
 
     def predict(self, X: FusionInput) -> np.ndarray:
         return decide(self, self.predict_proba(X))

@@ -3,7 +3,7 @@
 Tutorial step: the closing demo, where the trained networks are shown a poster or an
 overview and print the top genres. Here any saved model can be asked, by name or all of
 them at once: text models featurise the overview with the vectorizer / word vectors saved
-alongside the model, the poster model embeds the given poster with the VGG16 settings it
+alongside the model (``text_plus`` / ``fusion`` also with the sentence encoder they stacked), the poster model embeds the given poster with the VGG16 settings it
 was trained on. Every model answers with all genres ranked by score plus its predicted set
 (its decision rule: top-3 for the MLPs, the classifier's own label set otherwise).
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_pipeline.features.sentence import SentenceEncoderUnavailable
 from genre_pipeline.features.text import movie_text
 from genre_pipeline.models.classifiers import (
     GenreModel,
@@ -153,7 +154,7 @@ def predict_genres(
         try:
             try:
                 X = featurize(loaded, overview, poster, title)
-            except FileNotFoundError as exc:  # e.g. VGG16 ImageNet weights or word vectors moved away
+            except (FileNotFoundError, SentenceEncoderUnavailable) as exc:  # e.g. VGG16 weights moved away, encoder uninstalled
                 raise PredictionError(f"model {name!r}: {exc}") from exc
         except PredictionError:
             if model is not None or loaded.input_kind == "poster":

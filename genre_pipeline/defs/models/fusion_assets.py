@@ -78,17 +78,18 @@ def _word_vectors(the_home):
     return load_keyed_vectors(path if path.is_absolute() else the_home.features_dir / path, info.get("limit"))
 
 
-@dg.asset(group_name=models.GROUP, deps=[features.word2vec_embeddings, features.genre_labels,
+@dg.asset(group_name=models.GROUP, deps=[features.sentence_embeddings, features.word2vec_embeddings, features.genre_labels,
                                           features.data_split, movies], kinds={"sklearn", "gensim"})
 def text_plus(context: dg.AssetExecutionContext, home: HomeResource, catalog_source: CatalogSourceResource,
               config: TextPlusConfig) -> dg.MaterializeResult:
-    """Stronger text model: title + overview TF-IDF SVMs stacked with mean word2vec, calibrated.
+    """Stronger text model: title + overview TF-IDF SVMs stacked with sentence-encoder and word2vec learners.
 
-    Extends the tutorial's SVM and word2vec network: ``C`` chosen on the validation split by ranking quality,
-    Platt-calibrated probabilities from out-of-fold margins, a cross-fitted logistic model
-    on the pipeline's mean word2vec stacked per genre (kept only if validation log-loss
-    improves significantly), per-genre thresholds fitted on
-    validation (stored with the model); the top-3 rule is reported next to them.
+    Extends the tutorial's SVM and word2vec network: ``C`` chosen on the validation split by
+    ranking quality, Platt-calibrated probabilities from out-of-fold margins, cross-fitted
+    logistic models on the ``sentence_embeddings`` (all-MiniLM-L6-v2) and on the pipeline's
+    mean word2vec, stacked per genre (a combination is kept only if validation log-loss
+    improves significantly), per-genre thresholds fitted on validation (stored with the
+    model); the top-3 rule is reported next to them.
     """
     the_home = home.home
     data = features.read_labelled_data(the_home)
@@ -96,18 +97,26 @@ def text_plus(context: dg.AssetExecutionContext, home: HomeResource, catalog_sou
     texts = np.asarray(compose_texts(overviews, titles), dtype=object)
     train, val = data.rows("train"), data.rows("validation")
     Cs = list(config.Cs) or list(DEFAULT_CS)
+    sentence, sentence_config = features.read_sentence_embeddings(the_home, data.ids)
+    if sentence is None:
+        context.log.info("no sentence embeddings (sentence_embeddings off or not materialized): TF-IDF and word2vec only")
     core = train_text_plus(list(texts[train]), data.Y[train], data.labels, list(texts[val]), data.Y[val],
-                           Cs=Cs, folds=config.folds, seed=config.seed, word_vectors=_word_vectors(the_home))
+                           Cs=Cs, folds=config.folds, seed=config.seed, word_vectors=_word_vectors(the_home),
+                           sentence_config=sentence_config, sentence_train=None if sentence is None else sentence[train],
+                           sentence_val=None if sentence is None else sentence[val])
     model = TextPlusGenreModel(name=TEXT_PLUS, labels=list(data.labels), input_kind="title+overview",
                                decision_rule="thresholds", info={**core.info, "text": "title+overview"}, model=core)
-    X_all = core.transform(list(texts))  # already composed: title + overview
+    X_all = core.transform(list(texts), sentence=sentence)  # already composed: title + overview
     attach_thresholds(model, core.predict_proba_X(X_all[val]), data.Y[val], seed=config.seed)
-    extra = {"C": core.C, "features": int(X_all.shape[1]), "word2vec": str(core.info.get("word2vec")), "shrinkage_k": str(model.info["thresholds"]["info"].get("shrinkage_k"))}
+    extra = {"C": core.C, "features": int(X_all.shape[1]), "sources": " + ".join(core.sources),
+             "sentence": str(core.info.get("sentence")), "word2vec": str(core.info.get("word2vec")),
+             "shrinkage_k": str(model.info["thresholds"]["info"].get("shrinkage_k"))}
     result = models._finish(context, the_home, model, X_all, data, None, models.source_description(catalog_source), extra)
     return _with_metadata(result, {"thresholds": dg.MetadataValue.md(_threshold_table(model))})
 
 
-@dg.asset(group_name=models.GROUP, deps=[text_plus, features.poster_embeddings, features.genre_labels, features.data_split, movies],
+@dg.asset(group_name=models.GROUP, deps=[text_plus, features.sentence_embeddings, features.poster_embeddings, features.genre_labels,
+                                          features.data_split, movies],
           kinds={"sklearn", "pytorch"})
 def fusion(context: dg.AssetExecutionContext, home: HomeResource, catalog_source: CatalogSourceResource,
            config: FusionConfig) -> dg.MaterializeResult:
@@ -132,8 +141,10 @@ def fusion(context: dg.AssetExecutionContext, home: HomeResource, catalog_source
         text_model = loaded.model if isinstance(loaded, TextPlusGenreModel) else None
     except classifiers.ModelNotFoundError:
         context.log.info("text_plus not materialized: training the text model inside fusion")
+    sentence, sentence_config = features.read_sentence_embeddings(the_home, data.ids)
     core = train_fusion(overviews, titles, posters, has_poster, data.Y, data.split, data.labels,
-                        methods=config.methods, min_z=config.min_z, seed=config.seed, text_model=text_model)
+                        methods=config.methods, min_z=config.min_z, seed=config.seed, text_model=text_model,
+                        sentence=sentence, sentence_config=sentence_config)
     weights = info.get("vgg16", {}).get("weights", "none")
     model = FusionGenreModel(
         name=FUSION, labels=list(data.labels), input_kind="text+poster", decision_rule="thresholds",
@@ -143,7 +154,7 @@ def fusion(context: dg.AssetExecutionContext, home: HomeResource, catalog_source
         # a new poster is embedded exactly as the training posters were (resolved precision too)
         model=core, vgg16={**info.get("vgg16", {}), **({"precision": info["precision"]} if info.get("precision") else {})},
     )
-    X_all = FusionInput(overviews, titles, posters, has_poster)
+    X_all = FusionInput(overviews, titles, posters, has_poster, sentence)
     selection = core.info["selection"]
     extra = {"method": core.method, "best_single_modality": selection["best_single"],
              "movies_with_poster": int(has_poster.sum()), "poster_weights": str(weights)}

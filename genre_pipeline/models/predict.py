@@ -3,8 +3,9 @@
 Tutorial step: the closing demo, where the trained networks are shown a poster or an
 overview and print the top genres. Here any saved model can be asked, by name or all of
 them at once: text models featurise the overview with the vectorizer / word vectors saved
-alongside the model (``text_plus`` / ``fusion`` also with the sentence encoder they stacked), the poster model embeds the given poster with the VGG16 settings it
-was trained on. Every model answers with all genres ranked by score plus its predicted set
+alongside the model (``text_plus`` / ``fusion`` also with the sentence encoder they
+stacked), the poster model embeds the given poster with the VGG16 settings it was trained
+on. Every model answers with all genres ranked by score plus its predicted set
 (its decision rule: top-3 for the MLPs, the classifier's own label set otherwise).
 """
 

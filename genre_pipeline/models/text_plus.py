@@ -221,7 +221,7 @@ class TextPlusModel:
                 sentence = encode_texts(texts, self.sentence_config)
             elif len(sentence) != len(texts):
                 raise ValueError(f"{len(texts)} texts but {len(sentence)} sentence embeddings")
-            inputs.S, inputs.has_sentence = np.asarray(sentence.matrix, dtype=np.float64), np.asarray(sentence.has_text, bool)
+            inputs.S, inputs.has_sentence = sentence.matrix, np.asarray(sentence.has_text, bool)
         return inputs
 
     def decision_function_X(self, X) -> np.ndarray:
@@ -367,8 +367,8 @@ def train_text_plus(
         sentence_val = sentence_val if sentence_val is not None else encode_texts(val_texts, sentence_config)
         if len(sentence_train) != len(texts) or len(sentence_val) != len(val_texts):
             raise ValueError("sentence embeddings must have one row per training / validation text")
-        vectors["sentence"] = (np.asarray(sentence_train.matrix, dtype=np.float64), np.asarray(sentence_train.has_text, bool),
-                               np.asarray(sentence_val.matrix, dtype=np.float64), np.asarray(sentence_val.has_text, bool))
+        vectors["sentence"] = (sentence_train.matrix, np.asarray(sentence_train.has_text, bool),
+                               sentence_val.matrix, np.asarray(sentence_val.has_text, bool))
     if word_vectors is not None:
         vectors["word2vec"] = (*mean_vectors(texts, word_vectors), *mean_vectors(val_texts, word_vectors))
     if vectors:
@@ -398,19 +398,17 @@ def _stack_dense_sources(model: TextPlusModel, Y, val_svm, Y_val, vectors: dict[
     usable = [s for s in DENSE_SOURCES if s in learners]
     if not usable:
         return
-    # One stack per set of present sources, fitted on the training movies that have all of them.
+    # One stack per set of present sources, fitted on the training movies that have all of them
+    # (smaller sets first); a combination is a candidate when every subset of it has its stack.
     stacks: dict[tuple[str, ...], LateFusion] = {}
-    for r in range(1, len(usable) + 1):
-        for subset in itertools.combinations(usable, r):
-            rows = np.logical_and.reduce([have[s] for s in subset])
-            if rows.sum() >= max(10, folds):
-                stacks[("svm", *subset)] = fit_logit_stack([model.oof_proba[rows], *[oof[s][rows] for s in subset]], Y[rows])
     candidates: dict[str, tuple[str, ...]] = {}
     for r in range(1, len(usable) + 1):
         for subset in itertools.combinations(usable, r):
             combo = ("svm", *subset)
-            needed = [("svm", *sub) for k in range(1, r + 1) for sub in itertools.combinations(subset, k)]
-            if all(n in stacks for n in needed):
+            rows = np.logical_and.reduce([have[s] for s in subset])
+            if rows.sum() >= max(10, folds):
+                stacks[combo] = fit_logit_stack([model.oof_proba[rows], *[oof[s][rows] for s in subset]], Y[rows])
+            if all(("svm", *sub) in stacks for k in range(1, r + 1) for sub in itertools.combinations(subset, k)):
                 candidates["+".join(combo)] = combo
     scores = {"svm": val_svm}
     for label, combo in candidates.items():

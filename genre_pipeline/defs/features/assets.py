@@ -97,9 +97,7 @@ def read_sentence_embeddings(home: Home, ids: np.ndarray):
         stored_ids, has_text, matrix = data["ids"], data["has_text"], data["matrix"]
     full, present = training.align_rows(stored_ids, matrix, ids)
     has, _ = training.align_rows(stored_ids, has_text.reshape(-1, 1), ids)
-    config = SentenceEncoderConfig(encoder=info["encoder"], batch_size=int(info["batch_size"]), device=info.get("device_setting", "auto"),
-                                   max_seq_length=int(info["max_seq_length"]))
-    return SentenceEmbeddings(matrix=full, has_text=present & has[:, 0].astype(bool), info=info), config
+    return SentenceEmbeddings(matrix=full, has_text=present & has[:, 0], info=info), SentenceEncoderConfig.from_info(info)
 
 
 def read_poster_embeddings(home: Home) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -345,7 +343,7 @@ def sentence_embeddings(context: dg.AssetExecutionContext, home: HomeResource, c
     texts = [movie_text(t, o) for t, o in zip(text["title"], text["overview"])]
     result = encode_texts(texts, settings, the_home.features_dir / SENTENCE_STORE_DIR)
     _save_npz(path, ids=data.ids, has_text=result.has_text, matrix=result.matrix)
-    info = {**result.info, "device_setting": settings.device, "movies": len(texts), "with_text": int(result.has_text.sum()),
+    info = {**result.info, "movies": len(texts), "with_text": int(result.has_text.sum()),
             "encoded_now": result.n_encoded, "from_store": result.n_cached}
     atomic_write_json(the_home.features_dir / SENTENCE_INFO_FILE, info)
     return dg.MaterializeResult(
@@ -357,7 +355,7 @@ def sentence_embeddings(context: dg.AssetExecutionContext, home: HomeResource, c
             "encoded_now": dg.MetadataValue.int(result.n_encoded),
             "from_store": dg.MetadataValue.int(result.n_cached),
             "texts_per_second": dg.MetadataValue.float(round(result.texts_per_second, 1)),
-            "device": dg.MetadataValue.text(str(result.info["device"])),
+            "device": dg.MetadataValue.text(str(result.info["device_used"])),
             "path": dg.MetadataValue.path(str(path)),
         }
     )

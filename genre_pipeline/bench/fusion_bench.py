@@ -67,7 +67,7 @@ def _load_snapshot(folder: Path) -> dict:
 
 def _poster_embeddings(folder: Path, poster_paths: list, image_size: int = 224) -> tuple[np.ndarray, np.ndarray, dict]:
     from genre_pipeline.features.vgg16 import VGG16Config, embed_posters
-    from genre_pipeline.sources.base import poster_basename
+    from genre_pipeline.ingestion.records import poster_basename
 
     rows, files = [], []
     for row, path in enumerate(poster_paths):

@@ -33,7 +33,7 @@ def _fake_tmdb():
 
 
 def _settings(fake, **overrides: Any):
-    from genre_pipeline.sources.tmdb import TmdbSettings
+    from genre_pipeline.ingestion.tmdb import TmdbSettings
 
     values: dict[str, Any] = dict(
         api_key=fake.api_key, api_base_url=fake.api_base_url, image_base_url=fake.image_base_url, timeout=10.0
@@ -45,7 +45,7 @@ def _settings(fake, **overrides: Any):
 def throughput_benchmark(
     *, latency: float = 0.05, rate_limit: float = 40.0, concurrency: int = 16, n_movies: int = 380, sequential_requests: int = 60
 ) -> dict[str, Any]:
-    from genre_pipeline.sources.tmdb import TmdbCatalogSource
+    from genre_pipeline.ingestion.tmdb import TmdbCatalogSource
 
     fake_tmdb, fixtures = _fake_tmdb()
     movies = fixtures.make_movies(n_movies, seed=11, years=(2015,))
@@ -97,7 +97,7 @@ def throughput_benchmark(
 
 def rescrape_benchmark(*, n_movies: int = 1000, changed_share: float = 0.01, foreign_changes: int = 150) -> dict[str, Any]:
     """Requests for one day of changes (1 % of ours changed) vs a full rescrape."""
-    from genre_pipeline.sources.tmdb import TmdbCatalogSource
+    from genre_pipeline.ingestion.tmdb import TmdbCatalogSource
 
     fake_tmdb, fixtures = _fake_tmdb()
     movies = fixtures.make_movies(n_movies, seed=12, years=(2015, 2016))

@@ -37,7 +37,7 @@ def _poster_paths(limit: int | None = None) -> tuple[list[Path], str]:
     paths = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
     if paths:
         return (paths[:limit] if limit else paths), str(folder)
-    from genre_pipeline.sources.demo_catalog import write_demo_catalog
+    from genre_pipeline.demo.generator import write_demo_catalog
 
     target = Path(tempfile.mkdtemp(prefix="vgg16-bench-"))
     write_demo_catalog(target, n_movies=max(limit or 64, 64), seed=0)

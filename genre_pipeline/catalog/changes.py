@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from genre_pipeline.catalog import dedup
-from genre_pipeline.sources.base import release_year_key
+from genre_pipeline.ingestion.records import release_year_key
 
 RAW_CHANGES_TABLE = "raw_movie_changes"
 COMPARED_COLUMNS = [c for c in dedup.MOVIE_COLUMNS if c not in ("id", "partition", "fetched_at")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from genre_pipeline.sources.base import release_year_key
+from genre_pipeline.ingestion.records import release_year_key
 
 RAW_COLUMNS = ["id", "record_json", "partition", "fetched_at", "source_seq"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from genre_pipeline.sources.base import UNDATED
+from genre_pipeline.ingestion.records import UNDATED
 
 FIRST_YEAR = 1874
 LAST_YEAR = 2030

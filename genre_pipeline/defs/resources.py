@@ -8,8 +8,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from genre_pipeline.defs.ingestion.resources import TmdbResource
-from genre_pipeline.home import Home
-from genre_pipeline.sources.base import CatalogSource, SourceError
+from genre_pipeline.storage.home import Home
+from genre_pipeline.ingestion.records import CatalogSource, SourceError
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -46,7 +46,7 @@ class CatalogSourceResource(dg.ConfigurableResource):
         return self._source
 
     def _build(self) -> CatalogSource:
-        from genre_pipeline.sources.snapshot import SnapshotCatalogSource
+        from genre_pipeline.ingestion.snapshot import SnapshotCatalogSource
 
         if self.kind == "snapshot":
             if not self.snapshot_dir:
@@ -64,7 +64,7 @@ class CatalogSourceResource(dg.ConfigurableResource):
 
 def ensure_demo_catalog(home: Home, n_movies: int, seed: int) -> Path:
     """The demo catalog folder, written first if it is not there yet."""
-    from genre_pipeline.sources.demo_catalog import write_demo_catalog
+    from genre_pipeline.demo.generator import write_demo_catalog
 
     folder = home.demo_catalog_dir
     if not (folder / "movies.jsonl.gz").is_file():

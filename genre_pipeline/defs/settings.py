@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from genre_pipeline.home import HOME_ENV_VAR, resolve_home_dir
+from genre_pipeline.storage.home import HOME_ENV_VAR, resolve_home_dir
 
 SOURCE_KINDS = ("demo", "snapshot", "tmdb")
 

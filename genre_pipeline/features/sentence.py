@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_pipeline.atomic import atomic_write
+from genre_pipeline.storage.atomic import atomic_write
 
 __all__ = [
     "ENCODERS",

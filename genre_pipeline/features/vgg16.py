@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_pipeline.atomic import atomic_write, atomic_write_json
+from genre_pipeline.storage.atomic import atomic_write, atomic_write_json
 
 __all__ = [
     "FEATURE_LAYERS",

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
 
-from genre_pipeline.atomic import atomic_write
+from genre_pipeline.storage.atomic import atomic_write
 from genre_pipeline.features.text import tokenize
 
 __all__ = [

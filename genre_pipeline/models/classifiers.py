@@ -51,7 +51,7 @@ import joblib
 import numpy as np
 import scipy.sparse as sp
 
-from genre_pipeline.atomic import atomic_write, atomic_write_json, atomic_write_text
+from genre_pipeline.storage.atomic import atomic_write, atomic_write_json, atomic_write_text
 from genre_pipeline.models.metrics import apply_decision_rule
 
 __all__ = [

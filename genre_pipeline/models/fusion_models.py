@@ -30,7 +30,7 @@ from typing import Any
 import joblib
 import numpy as np
 
-from genre_pipeline.atomic import atomic_write
+from genre_pipeline.storage.atomic import atomic_write
 from genre_pipeline.features.sentence import SentenceEmbeddings
 from genre_pipeline.models.classifiers import GenreModel
 from genre_pipeline.models.fusion import FusionModel

@@ -79,7 +79,7 @@ def snapshot_movie_table(snapshot_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     from pathlib import Path
 
     from genre_pipeline.catalog import dedup, genres
-    from genre_pipeline.sources.snapshot import find_movies_file, parse_movie_lines, read_genre_list
+    from genre_pipeline.ingestion.snapshot import find_movies_file, parse_movie_lines, read_genre_list
 
     folder = Path(snapshot_dir)
     records, _bad = parse_movie_lines(find_movies_file(folder))

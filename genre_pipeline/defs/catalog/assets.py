@@ -1,6 +1,6 @@
 """Catalog assets: raw records per release year → movies → genre analysis, posters.
 
-Thin wiring over ``genre_pipeline.sources`` and ``genre_pipeline.catalog``: each asset calls
+Thin wiring over ``genre_pipeline.ingestion`` and ``genre_pipeline.catalog``: each asset calls
 the science, writes its files atomically into the home and reports metadata for the UI.
 """
 
@@ -10,14 +10,14 @@ import json
 import dagster as dg
 import pandas as pd
 
-from genre_pipeline.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet
+from genre_pipeline.storage.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet
 from genre_pipeline.catalog import cooccurrence, dedup, genres
 from genre_pipeline.catalog.changes import RAW_CHANGES_TABLE
 from genre_pipeline.defs.metadata import markdown_table, png_markdown
 from genre_pipeline.defs.partitions import release_year_partitions
 from genre_pipeline.defs.resources import CatalogSourceResource, HomeResource
-from genre_pipeline.home import Home
-from genre_pipeline.sources.base import QuarantinedLine
+from genre_pipeline.storage.home import Home
+from genre_pipeline.ingestion.records import QuarantinedLine
 
 RAW_TABLE = "raw_movie_records"
 QUARANTINE_FILE = "raw_movie_records.jsonl"

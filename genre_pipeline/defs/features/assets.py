@@ -17,11 +17,11 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from genre_pipeline.atomic import atomic_write, atomic_write_json, atomic_write_parquet
+from genre_pipeline.storage.atomic import atomic_write, atomic_write_json, atomic_write_parquet
 from genre_pipeline.defs.catalog.assets import genre_vocabulary, movie_posters, movies
 from genre_pipeline.defs.metadata import markdown_table
 from genre_pipeline.defs.resources import CatalogSourceResource, HomeResource
-from genre_pipeline.home import Home
+from genre_pipeline.storage.home import Home
 from genre_pipeline.models import labels as labels_mod
 from genre_pipeline.models import training
 

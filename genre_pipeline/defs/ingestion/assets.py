@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from genre_pipeline.atomic import atomic_write_json, atomic_write_parquet
+from genre_pipeline.storage.atomic import atomic_write_json, atomic_write_parquet
 from genre_pipeline.catalog import genres
 from genre_pipeline.catalog.changes import RAW_CHANGES_TABLE, changes_raw_frame, merge_changed_records
 from genre_pipeline.defs.catalog.assets import movies
@@ -18,7 +18,7 @@ from genre_pipeline.defs.ingestion.resources import TmdbResource
 from genre_pipeline.defs.metadata import markdown_table
 from genre_pipeline.defs.partitions import daily_change_partitions
 from genre_pipeline.defs.resources import HomeResource
-from genre_pipeline.sources import imdb
+from genre_pipeline.ingestion import imdb
 
 IMDB_BASICS_ENV_VAR = "GENRE_PIPELINE_IMDB_BASICS"
 IMDB_TABLE = "imdb_title_basics"

@@ -18,8 +18,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from genre_pipeline.posters.download import DEFAULT_IMAGE_BASE_URL, DEFAULT_POSTER_SIZE
-from genre_pipeline.sources.tmdb import (
+from genre_pipeline.ingestion.posters import DEFAULT_IMAGE_BASE_URL, DEFAULT_POSTER_SIZE
+from genre_pipeline.ingestion.tmdb import (
     DEFAULT_API_BASE_URL,
     ENV_API_BASE_URL,
     ENV_API_KEY,
@@ -42,7 +42,7 @@ ENV_TUNING: dict[str, tuple[str, type]] = {
 
 
 class TmdbResource(dg.ConfigurableResource):
-    """TMDB v3 over tmdbsimple (see ``genre_pipeline.sources.tmdb``). Secrets via ``dg.EnvVar``."""
+    """TMDB v3 over tmdbsimple (see ``genre_pipeline.ingestion.tmdb``). Secrets via ``dg.EnvVar``."""
 
     api_key: str | None = Field(default=None, repr=False, description="TMDB v3 API key (use dg.EnvVar('TMDB_API_KEY'))")
     read_access_token: str | None = Field(

@@ -17,11 +17,11 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from genre_pipeline.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
+from genre_pipeline.storage.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
 from genre_pipeline.defs.features import assets as features
 from genre_pipeline.defs.metadata import markdown_table, png_markdown
 from genre_pipeline.defs.resources import CatalogSourceResource, HomeResource
-from genre_pipeline.home import Home
+from genre_pipeline.storage.home import Home
 from genre_pipeline.models import classifiers, training
 
 GROUP = "models"

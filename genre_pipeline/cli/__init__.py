@@ -1,0 +1,1 @@
+"""`genre-pipeline`: the command line."""

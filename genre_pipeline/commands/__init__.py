@@ -1,1 +1,0 @@
-"""CLI subcommands: one module each, with add_parser(subparsers) and a handler."""

@@ -1,0 +1,1 @@
+"""The synthetic demo catalog (test and demo data, not a real source)."""

@@ -1,1 +1,0 @@
-"""Catalog sources: where raw TMDB-shaped movie records come from (plain code, no Dagster)."""

@@ -10,7 +10,10 @@ Dagster UI can show them.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -99,3 +102,47 @@ def heatmap_png(matrix: pd.DataFrame, title: str, order: Sequence[int] | None = 
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+@dataclass
+class CooccurrenceAnalysis:
+    """The co-occurrence matrix, its spectral co-clusters and both heatmaps (what the asset stores)."""
+
+    matrix: pd.DataFrame  # genre x genre counts, diagonal = movies per genre
+    clusters: pd.DataFrame  # genre, cluster (-1: genre absent), movie_count
+    heatmap_png: bytes
+    coclustered_png: bytes
+    n_clusters: int
+
+    @property
+    def rows(self) -> int:
+        return len(self.matrix)
+
+    def groups(self) -> dict[str, list[str]]:
+        """Cluster number -> its genres."""
+        return {str(c): list(g) for c, g in self.clusters.groupby("cluster")["genre"]}
+
+    def save(self, folder: Path) -> None:
+        self.matrix.reset_index(names="genre").to_parquet(folder / "matrix.parquet", index=False)
+        self.clusters.to_parquet(folder / "clusters.parquet", index=False)
+        (folder / "heatmap.png").write_bytes(self.heatmap_png)
+        (folder / "coclusters.png").write_bytes(self.coclustered_png)
+        (folder / "clusters.json").write_text(json.dumps({"n_clusters": self.n_clusters, "groups": self.groups()}, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> CooccurrenceAnalysis:
+        matrix = pd.read_parquet(folder / "matrix.parquet").set_index("genre")
+        matrix.index.name = None
+        info = json.loads((folder / "clusters.json").read_text())
+        return cls(matrix=matrix, clusters=pd.read_parquet(folder / "clusters.parquet"),
+                   heatmap_png=(folder / "heatmap.png").read_bytes(), coclustered_png=(folder / "coclusters.png").read_bytes(),
+                   n_clusters=int(info["n_clusters"]))
+
+
+def analyse(movie_genres: Sequence[Sequence[str]], genre_names: Sequence[str], n_clusters: int, seed: int = 0) -> CooccurrenceAnalysis:
+    """Matrix, co-clusters and heatmaps for the movies' genre lists over ``genre_names``."""
+    matrix = cooccurrence_matrix(movie_genres, genre_names)
+    clusters, order = spectral_coclusters(matrix, n_clusters, seed)
+    heatmap = heatmap_png(matrix, "Genre co-occurrence (diagonal = movies per genre)")
+    reordered = heatmap_png(matrix, f"Spectral co-clustering, K={n_clusters}", order=order, clusters=list(clusters["cluster"]))
+    return CooccurrenceAnalysis(matrix=matrix, clusters=clusters, heatmap_png=heatmap, coclustered_png=reordered, n_clusters=n_clusters)

@@ -8,12 +8,14 @@ and the *latest* record for an id wins (by ``fetched_at``, then source order).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from genre_pipeline.catalog.genres import unknown_genre_name
 from genre_pipeline.ingestion.records import release_year_key
 
 RAW_COLUMNS = ["id", "record_json", "partition", "fetched_at", "source_seq"]
@@ -53,6 +55,13 @@ def raw_frame(records: list[dict[str, Any]], partition: str, fetched_at: pd.Time
     return frame[RAW_COLUMNS]
 
 
+def changes_raw_frame(records: list[dict[str, Any]], fetched_at: pd.Timestamp) -> pd.DataFrame:
+    """Raw rows for records re-fetched from TMDB's change feed; ``partition`` is each one's release year."""
+    frame = raw_frame(records, "", fetched_at)
+    frame["partition"] = pd.Series([release_year_key(r) for r in records], dtype="object")
+    return frame
+
+
 def latest_records(raw: pd.DataFrame) -> pd.DataFrame:
     """Keep the latest raw row per id: greatest ``fetched_at``, then greatest ``source_seq``."""
     if raw.empty:
@@ -74,8 +83,6 @@ def _number(value: Any) -> float | None:
 
 
 def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, Any]:
-    from genre_pipeline.catalog.genres import unknown_genre_name
-
     genre_ids = [int(g["id"]) for g in record.get("genres") or []]
     year_key = release_year_key(record)
     vote_count = record.get("vote_count")
@@ -112,6 +119,27 @@ def build_movie_table(raw: pd.DataFrame, genre_names: dict[int, str]) -> pd.Data
     frame["vote_count"] = frame["vote_count"].astype("Int64")
     frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
     return frame.sort_values("id").reset_index(drop=True)
+
+
+MODEL_COLUMNS = ("id", "title", "overview", "genre_ids", "genres", "poster_path")
+"""What features, labels and poster embeddings are built from (not popularity, votes, fetch times)."""
+
+
+def content_fingerprint(table: pd.DataFrame) -> str:
+    """SHA-256 over the modelling columns of a movie table, ordered by id.
+
+    The table's data version: it moves when an overview, a title, the genres or a poster
+    changed, not when only popularity or vote counts did, so what is derived from the
+    table is rebuilt only when its inputs really changed.
+    """
+    columns = [c for c in MODEL_COLUMNS if c in table.columns]
+    frame = table[columns].sort_values("id", kind="stable")
+    digest = hashlib.sha256(json.dumps(columns).encode())
+    for row in frame.itertuples(index=False, name=None):
+        values = [v.tolist() if hasattr(v, "tolist") else v for v in row]
+        digest.update(json.dumps(values, default=str, separators=(",", ":")).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def all_genre_ids(records_json: Iterable[str]) -> list[list[int]]:

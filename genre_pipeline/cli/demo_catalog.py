@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genre_pipeline.cli.main import add_home_argument
+from genre_pipeline.cli.options import add_home_argument
 
 
 def add_parser(subparsers) -> None:

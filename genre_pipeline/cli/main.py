@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import warnings
 
-# Subcommand modules, each with add_parser(subparsers) and run(args) -> exit code.
-COMMAND_MODULES = [
-    "genre_pipeline.cli.run",
-    "genre_pipeline.cli.demo_catalog",
-    "genre_pipeline.cli.snapshot",
-    "genre_pipeline.cli.report",
-    "genre_pipeline.cli.predict",
-]
+from genre_pipeline.cli import demo_catalog, predict, report, run, snapshot
+from genre_pipeline.cli.options import user_error
 
-
-def dg_warnings() -> tuple[type[Warning], ...]:
-    from dagster import BetaWarning, PreviewWarning
-
-    return (BetaWarning, PreviewWarning)
+COMMANDS = (run, demo_catalog, snapshot, report, predict)  # each: add_parser(subparsers), handler(args) -> exit code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,26 +18,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-modal movie genre classification as Dagster assets (after Spandan Madan's tutorial).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(subparsers)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
     return parser
 
 
-def add_home_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", default=None, help="pipeline home (default: $GENRE_PIPELINE_HOME or ./.genre_pipeline)")
-
-
 def main(argv: list[str] | None = None) -> int:
+    from dagster import BetaWarning, PreviewWarning
+
     # Dagster's beta/preview notices are for library authors, not for people running the CLI.
-    for category in dg_warnings():
+    for category in (BetaWarning, PreviewWarning):
         warnings.filterwarnings("ignore", category=category)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ValueError as exc:  # settings and user input the command did not catch itself
+        from genre_pipeline.defs.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            return user_error(str(exc))
+        raise
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from genre_pipeline.cli.main import add_home_argument
+from genre_pipeline.cli.options import add_home_argument
 
 FIGURES = ("micro_f1", "macro_f1", "samples_f1", "precision", "recall")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from genre_pipeline.cli.main import add_home_argument
+from genre_pipeline.cli.options import add_home_argument
 
 
 def add_parser(subparsers) -> None:

@@ -31,3 +31,10 @@ def year_keys_between(first: int, last: int) -> list[str]:
 CHANGES_START_DATE = "2025-01-01"
 daily_change_partitions = dg.DailyPartitionsDefinition(start_date=CHANGES_START_DATE, timezone="UTC")
 """One partition per UTC day of TMDB's ``/movie/changes`` feed (incremental rescrapes)."""
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run cover the partitions ``first``..``last`` (single-run backfill)."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}

@@ -1,39 +1,77 @@
-"""PipelineSettings: which source and which home a code location runs against.
+"""Settings read from the environment when a run (or a command) starts, never at import.
 
-`dagster dev` reads them from the environment; the CLI builds them from its flags. They hold
-no secret: the TMDB key is read by the TMDB resource from the environment at run time.
+Every variable is validated where it is read, and a bad value is one :class:`SettingsError`
+naming the variable and what it accepts. Loading the code location reads none of them, so
+a typo cannot stop the UI or a command that does not use the setting.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-
-from genre_pipeline.storage.home import HOME_ENV_VAR, resolve_home_dir
+from collections.abc import Mapping
 
 SOURCE_KINDS = ("demo", "snapshot", "tmdb")
+SOURCE_ENV = "GENRE_PIPELINE_SOURCE"
+SNAPSHOT_ENV = "GENRE_PIPELINE_SNAPSHOT"
+DEMO_MOVIES_ENV = "GENRE_PIPELINE_DEMO_MOVIES"
+DEMO_SEED_ENV = "GENRE_PIPELINE_DEMO_SEED"
+SCHEDULES_ENV = "GENRE_PIPELINE_SCHEDULES"
+LOCK_TIMEOUT_ENV = "GENRE_PIPELINE_LOCK_TIMEOUT"
+
+_ON = {"on", "true", "1", "yes"}
+_OFF = {"off", "false", "0", "no", ""}
 
 
-@dataclass(frozen=True)
-class PipelineSettings:
-    home: str
-    source: str = "demo"
-    snapshot_dir: str | None = None
-    demo_movies: int = 600
-    demo_seed: int = 0
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use; the message names the variable."""
 
-    def __post_init__(self) -> None:
-        if self.source not in SOURCE_KINDS:
-            raise ValueError(f"unknown source {self.source!r}; expected one of {', '.join(SOURCE_KINDS)}")
-        if self.source == "snapshot" and not self.snapshot_dir:
-            raise ValueError("source 'snapshot' needs a snapshot directory (--snapshot DIR or GENRE_PIPELINE_SNAPSHOT)")
 
-    @classmethod
-    def from_env(cls) -> "PipelineSettings":
-        return cls(
-            home=str(resolve_home_dir(os.environ.get(HOME_ENV_VAR))),
-            source=os.environ.get("GENRE_PIPELINE_SOURCE", "demo"),
-            snapshot_dir=os.environ.get("GENRE_PIPELINE_SNAPSHOT") or None,
-            demo_movies=int(os.environ.get("GENRE_PIPELINE_DEMO_MOVIES", "600")),
-            demo_seed=int(os.environ.get("GENRE_PIPELINE_DEMO_SEED", "0")),
-        )
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def text(name: str, default: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    value = _env(env).get(name, "").strip()
+    return value or default
+
+
+def choice(name: str, options: tuple[str, ...], default: str, env: Mapping[str, str] | None = None) -> str:
+    value = (text(name, default, env) or default).lower()
+    if value not in options:
+        raise SettingsError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+    return value
+
+
+def integer(name: str, default: int, minimum: int | None = None, env: Mapping[str, str] | None = None) -> int:
+    raw = text(name, None, env)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def number(name: str, default: float, minimum: float | None = None, env: Mapping[str, str] | None = None) -> float:
+    raw = text(name, None, env)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def switch(name: str, env: Mapping[str, str] | None = None) -> bool:
+    value = (text(name, "", env) or "").lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise SettingsError(f"{name} must be 'on' or 'off', got {value!r}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import pandas as pd
+
 UNDATED = "undated"
 
 
@@ -29,6 +31,40 @@ class QuarantinedLine:
 
     def location(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+QUARANTINE_COLUMNS = ["file", "line", "reason", "raw"]
+
+
+def quarantine_frame(lines: list[QuarantinedLine]) -> pd.DataFrame:
+    """Quarantined input lines as a table (``file``, ``line``, ``reason``, ``raw``)."""
+    return pd.DataFrame(
+        {
+            "file": pd.Series([q.file for q in lines], dtype="object"),
+            "line": pd.Series([q.line for q in lines], dtype="int64"),
+            "reason": pd.Series([q.reason for q in lines], dtype="object"),
+            "raw": pd.Series([q.raw for q in lines], dtype="object"),
+        }
+    )
+
+
+@dataclass
+class RawRecords:
+    """Raw records of a range of release-year partitions, and the input lines quarantined on the way."""
+
+    frames: dict[str, pd.DataFrame]  # partition key -> raw rows of that release year
+    quarantine: pd.DataFrame | None = None  # QUARANTINE_COLUMNS
+
+    def combined(self) -> pd.DataFrame:
+        """Every partition's rows in one frame."""
+        frames = [f for f in self.frames.values() if len(f)]
+        if not frames:
+            return next(iter(self.frames.values())).iloc[0:0] if self.frames else pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+    @property
+    def quarantined(self) -> pd.DataFrame:
+        return self.quarantine if self.quarantine is not None else quarantine_frame([])
 
 
 @dataclass

@@ -1,18 +1,21 @@
-"""Where one pipeline home keeps its Dagster instance and all of its data.
+"""Where one pipeline home keeps its Dagster instance and its data.
 
 A home is a single directory (``GENRE_PIPELINE_HOME``, default ``./.genre_pipeline``)::
 
     <home>/
-      dagster/        DAGSTER_HOME: the instance (SQLite by default): runs, events, lineage
-      tables/         parquet tables (raw partitions under tables/<asset>/<partition>.parquet)
-      posters/        poster images, named by the basename of TMDB's poster_path
-      features/       feature matrices and per-poster embeddings
-      models/         trained models with their vocabulary / label order
-      reports/        PNG plots, JSON and markdown reports
-      quarantine/     input lines that could not be used, with file:line and the reason
-      demo_catalog/   the synthetic demo snapshot (written by ``make demo``)
+      current -> generations/<id>   the published data: one consistent generation
+      generations/<id>/             tables/  features/  models/  catalog/  manifest.json
+      staging/<run id>/             what a running run has written (published when it succeeds)
+      dagster/                      DAGSTER_HOME: the instance (SQLite by default): runs, events, lineage
+      posters/                      poster images, named by the basename of TMDB's poster_path
+      cache/<asset>/                per-text / per-poster embedding stores (keyed by content hash)
+      demo_catalog/                 the synthetic demo snapshot (written by ``make demo``)
+      .lock                         the writer lock: who writes this home now
 
-Two homes never share a file, so two homes never interfere.
+Everything a run produces lands in ``staging/<run id>`` and becomes visible all at once
+when the run succeeds, as a new generation that ``current`` points to. Posters and the
+embedding caches are content stores (a file never changes once written) shared by every
+generation. Two homes never share a file, so two homes never interfere.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from pathlib import Path
 
 HOME_ENV_VAR = "GENRE_PIPELINE_HOME"
 DEFAULT_HOME = ".genre_pipeline"
+
+
+class HomeError(RuntimeError):
+    """The home directory cannot be used (a file in its place, an older layout, ...)."""
 
 
 def resolve_home_dir(home: str | os.PathLike | None = None) -> Path:
@@ -38,7 +45,7 @@ class Home:
     root: Path
 
     @classmethod
-    def at(cls, home: str | os.PathLike | None = None) -> "Home":
+    def at(cls, home: str | os.PathLike | None = None) -> Home:
         return cls(resolve_home_dir(home))
 
     @property
@@ -46,58 +53,55 @@ class Home:
         return self.root / "dagster"
 
     @property
-    def tables_dir(self) -> Path:
-        return self.root / "tables"
+    def current_link(self) -> Path:
+        return self.root / "current"
+
+    @property
+    def generations_dir(self) -> Path:
+        return self.root / "generations"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
 
     @property
     def posters_dir(self) -> Path:
         return self.root / "posters"
 
     @property
-    def features_dir(self) -> Path:
-        return self.root / "features"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.root / "models"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
     def demo_catalog_dir(self) -> Path:
         return self.root / "demo_catalog"
 
-    def table_path(self, name: str) -> Path:
-        """An unpartitioned table, e.g. ``tables/movies.parquet``."""
-        return self.tables_dir / f"{name}.parquet"
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".lock"
 
-    def partition_path(self, name: str, partition_key: str) -> Path:
-        """One partition of a partitioned table, e.g. ``tables/raw_movie_records/1999.parquet``."""
-        return self.tables_dir / name / f"{partition_key}.parquet"
+    def cache_dir(self, name: str) -> Path:
+        """A content-addressed store owned by one asset (e.g. ``cache/sentence_embeddings``)."""
+        return self.root / "cache" / name
 
-    def partition_paths(self, name: str) -> list[Path]:
-        folder = self.tables_dir / name
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    def check_usable(self) -> None:
+        """Raise :class:`HomeError` when the path cannot hold a home."""
+        if self.root.exists() and not self.root.is_dir():
+            raise HomeError(f"home {self.root} is a file, not a directory (choose another --home)")
+        legacy = self.root / "tables"
+        if legacy.is_dir() and not self.generations_dir.exists():
+            raise HomeError(
+                f"home {self.root} was written by an older genre-pipeline (tables/ at its top level, no generations/); "
+                "rebuild it in a new home (--home NEW_DIR) or delete it"
+            )
 
-    def ensure(self) -> "Home":
-        for folder in (
-            self.dagster_home,
-            self.tables_dir,
-            self.posters_dir,
-            self.features_dir,
-            self.models_dir,
-            self.reports_dir,
-            self.quarantine_dir,
-        ):
+    def ensure(self) -> Home:
+        """Create the home's folders and the instance settings (idempotent)."""
+        self.check_usable()
+        for folder in (self.dagster_home, self.generations_dir, self.staging_dir, self.posters_dir):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
             # SQLite storage inside the home; telemetry off so nothing tries the network.
             dagster_yaml.write_text("telemetry:\n  enabled: false\n")
         return self
+
+    def contains(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` is the home or lies inside it."""
+        return Path(path).expanduser().resolve().is_relative_to(self.root)

@@ -1,24 +1,29 @@
-"""The live TMDB resource: configuration in Dagster, the client in ``sources.tmdb``.
+"""Where movie records come from, as Dagster resources: the live TMDB client and the catalog source.
 
 Tutorial step "scraping TMDB": the tutorial set ``tmdb.API_KEY`` in a notebook cell and
-looped. Here the key comes from the environment through ``dg.EnvVar`` (so the UI shows the
-variable's *name*, never its value, and ``repr`` hides it), every tunable (base URLs, rate
-limit, concurrency, timeout, poster size) is resource config, and the per-run client (one
-keep-alive session, one token bucket, one poster downloader) lives in private attributes
-created for the run and closed after it. The bucket is per process; ``pool="tmdb"`` on the
-API-calling assets caps how many such steps run at once across runs.
+looped. Here every tunable (base URLs, rate limit, concurrency, timeout, poster size) is
+resource config; credentials are read from the run worker's environment when the run
+starts (``TMDB_API_KEY`` or ``TMDB_READ_ACCESS_TOKEN``) and never stored in config, run
+config, metadata or logs. The per-run client (one keep-alive session, one token bucket,
+one poster downloader) lives in private attributes created for the run and closed after
+it. The bucket is per process; ``pool="tmdb"`` on the API-calling assets caps how many
+such steps run at once across runs.
+
+Unset config falls back to the environment at run time (``GENRE_PIPELINE_SOURCE``,
+``GENRE_PIPELINE_SNAPSHOT``, ``TMDB_RATE_LIMIT``, ...), validated then, so a bad value is
+one clear error naming the variable and never stops the code location from loading.
 """
 
-from __future__ import annotations
-
-import os
-from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from genre_pipeline.defs import settings
+from genre_pipeline.defs.storage import HomeResource
 from genre_pipeline.ingestion.posters import DEFAULT_IMAGE_BASE_URL, DEFAULT_POSTER_SIZE
+from genre_pipeline.ingestion.records import CatalogSource, SourceError
 from genre_pipeline.ingestion.tmdb import (
     DEFAULT_API_BASE_URL,
     ENV_API_BASE_URL,
@@ -29,71 +34,36 @@ from genre_pipeline.ingestion.tmdb import (
     TmdbSettings,
 )
 
-# Optional, non-secret tuning from the environment (read when the definitions are built).
-ENV_TUNING: dict[str, tuple[str, type]] = {
-    "TMDB_RATE_LIMIT": ("rate_limit", float),
-    "TMDB_CONCURRENCY": ("concurrency", int),
-    "TMDB_TIMEOUT": ("timeout", float),
-    "TMDB_MAX_RETRIES": ("max_retries", int),
-    "TMDB_POSTER_SIZE": ("poster_size", str),
-    "TMDB_POSTER_RATE_LIMIT": ("poster_rate_limit", float),
-    "TMDB_POSTER_CONCURRENCY": ("poster_concurrency", int),
-}
-
 
 class TmdbResource(dg.ConfigurableResource):
-    """TMDB v3 over tmdbsimple (see ``genre_pipeline.ingestion.tmdb``). Secrets via ``dg.EnvVar``."""
+    """TMDB v3 over tmdbsimple (see ``genre_pipeline.ingestion.tmdb``); credentials from the environment."""
 
-    api_key: str | None = Field(default=None, repr=False, description="TMDB v3 API key (use dg.EnvVar('TMDB_API_KEY'))")
-    read_access_token: str | None = Field(
-        default=None, repr=False, description="TMDB v4 read access token, sent as a bearer token (dg.EnvVar('TMDB_READ_ACCESS_TOKEN'))"
-    )
-    api_base_url: str = Field(default=DEFAULT_API_BASE_URL, description="TMDB API base, e.g. a mirror or a replay server")
-    image_base_url: str = Field(default=DEFAULT_IMAGE_BASE_URL, description="TMDB image CDN base")
-    rate_limit: float = Field(default=40.0, description="API requests per second, all threads of a step together")
-    concurrency: int = Field(default=16, description="API requests in flight at once")
-    timeout: float = Field(default=10.0, description="seconds, every API call")
-    max_retries: int = Field(default=5, description="retries on 429 / 5xx / timeouts / connection errors / malformed JSON")
-    poster_size: str = Field(default=DEFAULT_POSTER_SIZE, description="TMDB image size name, e.g. w185, w500, original")
-    poster_rate_limit: float = Field(default=25.0, description="image requests per second")
-    poster_concurrency: int = Field(default=8, description="image downloads in flight at once")
+    api_base_url: str | None = Field(default=None, description=f"TMDB API base (default ${ENV_API_BASE_URL} or {DEFAULT_API_BASE_URL})")
+    image_base_url: str | None = Field(default=None, description=f"image CDN base (default ${ENV_IMAGE_BASE_URL} or {DEFAULT_IMAGE_BASE_URL})")
+    rate_limit: float | None = Field(default=None, description="API requests per second, all threads of a step (default $TMDB_RATE_LIMIT or 40)")
+    concurrency: int | None = Field(default=None, description="API requests in flight at once (default $TMDB_CONCURRENCY or 16)")
+    timeout: float | None = Field(default=None, description="seconds, every API call (default $TMDB_TIMEOUT or 10)")
+    max_retries: int | None = Field(default=None, description="retries on 429 / 5xx / timeouts (default $TMDB_MAX_RETRIES or 5)")
+    poster_size: str | None = Field(default=None, description=f"TMDB image size name (default $TMDB_POSTER_SIZE or {DEFAULT_POSTER_SIZE})")
+    poster_rate_limit: float | None = Field(default=None, description="image requests per second (default $TMDB_POSTER_RATE_LIMIT or 25)")
+    poster_concurrency: int | None = Field(default=None, description="image downloads in flight (default $TMDB_POSTER_CONCURRENCY or 8)")
 
     _source: TmdbCatalogSource | None = PrivateAttr(default=None)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "TmdbResource":
-        """Secrets and base URLs as ``dg.EnvVar`` (resolved at run time), tuning as values."""
-        env = os.environ if env is None else env
-        kwargs: dict[str, Any] = {}
-        for field_name, var in (
-            ("api_key", ENV_API_KEY),
-            ("read_access_token", ENV_READ_ACCESS_TOKEN),
-            ("api_base_url", ENV_API_BASE_URL),
-            ("image_base_url", ENV_IMAGE_BASE_URL),
-        ):
-            if env.get(var):
-                kwargs[field_name] = dg.EnvVar(var)
-        for var, (field_name, kind) in ENV_TUNING.items():
-            if env.get(var):
-                try:
-                    kwargs[field_name] = kind(env[var])
-                except ValueError as exc:
-                    raise ValueError(f"{var} must be a {kind.__name__}, got {env[var]!r}") from exc
-        return cls(**kwargs)
-
     def settings(self) -> TmdbSettings:
+        """The client settings: config, else environment, else defaults (validated here)."""
         return TmdbSettings(
-            api_key=self.api_key or None,
-            read_access_token=self.read_access_token or None,
-            api_base_url=self.api_base_url,
-            image_base_url=self.image_base_url,
-            rate_limit=self.rate_limit,
-            concurrency=self.concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            poster_size=self.poster_size,
-            poster_rate_limit=self.poster_rate_limit,
-            poster_concurrency=self.poster_concurrency,
+            api_key=settings.text(ENV_API_KEY),
+            read_access_token=settings.text(ENV_READ_ACCESS_TOKEN),
+            api_base_url=self.api_base_url or settings.text(ENV_API_BASE_URL, DEFAULT_API_BASE_URL),
+            image_base_url=self.image_base_url or settings.text(ENV_IMAGE_BASE_URL, DEFAULT_IMAGE_BASE_URL),
+            rate_limit=self.rate_limit or settings.number("TMDB_RATE_LIMIT", 40.0, minimum=0.001),
+            concurrency=self.concurrency or settings.integer("TMDB_CONCURRENCY", 16, minimum=1),
+            timeout=self.timeout or settings.number("TMDB_TIMEOUT", 10.0, minimum=0.001),
+            max_retries=self.max_retries if self.max_retries is not None else settings.integer("TMDB_MAX_RETRIES", 5, minimum=0),
+            poster_size=self.poster_size or settings.text("TMDB_POSTER_SIZE", DEFAULT_POSTER_SIZE),
+            poster_rate_limit=self.poster_rate_limit or settings.number("TMDB_POSTER_RATE_LIMIT", 25.0, minimum=0.001),
+            poster_concurrency=self.poster_concurrency or settings.integer("TMDB_POSTER_CONCURRENCY", 8, minimum=1),
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -106,10 +76,80 @@ class TmdbResource(dg.ConfigurableResource):
             self._source = None
 
     def source(self) -> TmdbCatalogSource:
-        """This run's TMDB source (created on first use; raises TmdbAuthError without a key)."""
+        """This run's TMDB source (created on first use; raises TmdbAuthError without credentials)."""
         if self._source is None:
             self._source = TmdbCatalogSource(self.settings())
         return self._source
 
-    def describe(self) -> dict[str, Any]:
-        return self.settings().describe()
+
+class CatalogSourceResource(dg.ConfigurableResource):
+    """Where raw movie records come from: ``demo`` | ``snapshot`` | ``tmdb``.
+
+    ``demo`` is the synthetic snapshot in ``<home>/demo_catalog`` (generated on first use);
+    ``snapshot`` any directory in the snapshot format; ``tmdb`` the live API. Unset fields
+    come from ``GENRE_PIPELINE_SOURCE``, ``GENRE_PIPELINE_SNAPSHOT``,
+    ``GENRE_PIPELINE_DEMO_MOVIES`` and ``GENRE_PIPELINE_DEMO_SEED`` when the run starts.
+    The opened source lives for one run, so a snapshot file is parsed once per run even
+    when the run covers many release-year partitions.
+    """
+
+    kind: str | None = Field(default=None, description="demo | snapshot | tmdb (default $GENRE_PIPELINE_SOURCE or demo)")
+    snapshot_dir: str | None = Field(default=None, description="snapshot directory (default $GENRE_PIPELINE_SNAPSHOT)")
+    demo_movies: int | None = Field(default=None, description="movies in the demo catalog (default $GENRE_PIPELINE_DEMO_MOVIES or 600)")
+    demo_seed: int | None = Field(default=None, description="seed of the demo catalog (default $GENRE_PIPELINE_DEMO_SEED or 0)")
+    home: dg.ResourceDependency[HomeResource]
+    tmdb: dg.ResourceDependency[TmdbResource]
+
+    _source: CatalogSource | None = PrivateAttr(default=None)
+
+    def resolved_kind(self) -> str:
+        return self.kind or settings.choice(settings.SOURCE_ENV, settings.SOURCE_KINDS, "demo")
+
+    def resolved_snapshot(self) -> Path:
+        folder = self.snapshot_dir or settings.text(settings.SNAPSHOT_ENV)
+        if not folder:
+            raise SourceError(f"source 'snapshot' needs a snapshot directory (--snapshot DIR or {settings.SNAPSHOT_ENV})")
+        return Path(folder).expanduser().resolve()
+
+    def demo_settings(self) -> tuple[int, int]:
+        movies = self.demo_movies or settings.integer(settings.DEMO_MOVIES_ENV, 600, minimum=1)
+        seed = self.demo_seed if self.demo_seed is not None else settings.integer(settings.DEMO_SEED_ENV, 0)
+        return movies, seed
+
+    def open(self) -> CatalogSource:
+        if self._source is None:
+            self._source = self._build()
+        return self._source
+
+    def _build(self) -> CatalogSource:
+        from genre_pipeline.ingestion.snapshot import SnapshotCatalogSource
+
+        kind = self.resolved_kind()
+        if kind == "snapshot":
+            return SnapshotCatalogSource(self.resolved_snapshot(), name="snapshot")
+        if kind == "demo":
+            return SnapshotCatalogSource(self.ensure_demo_catalog(), name="demo (synthetic)")
+        return self.tmdb.source()
+
+    def ensure_demo_catalog(self) -> Path:
+        """The demo catalog folder, written first if it is not there yet."""
+        from genre_pipeline.demo.generator import write_demo_catalog
+
+        folder = self.home.home().demo_catalog_dir
+        if not (folder / "movies.jsonl.gz").is_file():
+            movies, seed = self.demo_settings()
+            write_demo_catalog(folder, n_movies=movies, seed=seed)
+        return folder
+
+    def describe(self) -> str:
+        """Where this run's records come from, for metadata and reports (never a secret)."""
+        kind = self.resolved_kind()
+        if kind == "snapshot":
+            return f"snapshot {self.resolved_snapshot()}"
+        if kind == "demo":
+            movies, seed = self.demo_settings()
+            return f"demo (SYNTHETIC, {movies} movies, seed {seed})"
+        return "tmdb (live)"
+
+    def details(self) -> dict[str, Any]:
+        return {"source": self.describe(), **({"tmdb": self.tmdb.settings().describe()} if self.resolved_kind() == "tmdb" else {})}

@@ -1,10 +1,10 @@
-"""Operations: the schedules and sensors that keep a deployed pipeline current.
+"""Operations: what keeps a deployed pipeline current without anyone clicking.
 
-* ``recent_years_refresh`` (schedule, weekly): re-fetch the last few release years whole
-  and rebuild the movie table from them.
-* ``retrain_on_movies_change`` (sensor): when the movie table's modelling content changed,
-  rebuild everything derived from it (features, models, evaluation, co-occurrence, posters).
+* ``weekly_recent_years_refresh`` (schedule): re-fetch the last few release years whole;
+* ``genre_pipeline_automation`` (the automation sensor): evaluates the assets' declarative
+  automation conditions (a day of TMDB changes each night, the catalog following its
+  inputs, features and models rebuilt when the movie table's content changed).
 
-Both are stopped by default; ``GENRE_PIPELINE_SCHEDULES=on`` (set by the deployment's
-docker-compose.yml) starts them, see :mod:`genre_pipeline.defs.operations.switch`.
+Both are stopped by default; ``GENRE_PIPELINE_SCHEDULES=on`` (the deployment's
+docker-compose.yml sets it) starts them, see :mod:`genre_pipeline.defs.operations.switch`.
 """

@@ -10,8 +10,8 @@ One run covers ``raw_movie_records`` for the recent years as a single partition 
 (the asset's backfill policy is single-run, so the range runs in one step), then
 ``genre_vocabulary``, ``movies`` and ``movie_posters`` (posters of newly listed films;
 present ones are not fetched again) in the same run. Features, models and analyses are
-left to the ``retrain_on_movies_change`` sensor, which rebuilds them only when the movie
-table's content actually changed.
+left to declarative automation, which rebuilds them only when the movie table's content
+actually changed (:mod:`genre_pipeline.defs.automation`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from genre_pipeline.defs.catalog.assets import genre_vocabulary, movie_posters, movies, raw_movie_records
 from genre_pipeline.defs.operations.switch import default_schedule_status
-from genre_pipeline.defs.partitions import year_keys_between
+from genre_pipeline.defs.partitions import partition_range_tags, year_keys_between
 
 RECENT_YEARS = 3
 """Release years refreshed weekly: this year and the two before it (plus next year's announced films)."""
@@ -33,7 +31,7 @@ TRIGGER_TAG = "genre_pipeline/trigger"
 
 recent_years_refresh_job = dg.define_asset_job(
     name="recent_years_refresh",
-    selection=dg.AssetSelection.assets(raw_movie_records, genre_vocabulary, movies, movie_posters),
+    selection=dg.AssetSelection.assets("raw_movie_records", "genre_vocabulary", "movies", "movie_posters"),
     description="Re-fetch recent release years whole, rebuild the genre vocabulary and the movie table, fetch new posters.",
 )
 
@@ -55,22 +53,21 @@ def recent_years_run_request(today: dt.date, years: int = RECENT_YEARS) -> dg.Ru
     return dg.RunRequest(
         run_key=f"recent-years-{keys[0]}-{keys[-1]}-{today.isoformat()}",
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: keys[0],
-            ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+            **partition_range_tags(keys[0], keys[-1]),
             TRIGGER_TAG: "weekly_recent_years_refresh",
         },
     )
 
 
-def build_recent_years_schedule(enabled: bool | None = None, years: int = RECENT_YEARS) -> dg.ScheduleDefinition:
-    """The weekly schedule; ``enabled`` overrides ``GENRE_PIPELINE_SCHEDULES`` (for tests)."""
+def build_recent_years_schedule(years: int = RECENT_YEARS) -> dg.ScheduleDefinition:
+    """The weekly schedule (stopped unless ``GENRE_PIPELINE_SCHEDULES=on``)."""
 
     @dg.schedule(
         name="weekly_recent_years_refresh",
         job=recent_years_refresh_job,
         cron_schedule=WEEKLY_CRON,
         execution_timezone="UTC",
-        default_status=default_schedule_status(enabled),
+        default_status=default_schedule_status(),
         description=f"Weekly: re-fetch the last {years} release years (and next year) whole and rebuild the movie table.",
     )
     def weekly_recent_years_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -78,3 +75,6 @@ def build_recent_years_schedule(enabled: bool | None = None, years: int = RECENT
         return recent_years_run_request(when.date(), years)
 
     return weekly_recent_years_refresh
+
+
+weekly_recent_years_refresh = build_recent_years_schedule()

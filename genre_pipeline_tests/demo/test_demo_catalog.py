@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import io
 import json
 from collections import Counter
@@ -99,17 +100,23 @@ def test_overwrite_replaces_previous_catalog(tmp_path):
 
 def test_refuses_to_overwrite_a_real_snapshot(tmp_path):
     (tmp_path / "movies.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="not a synthetic demo catalog; refusing"):
         write_demo_catalog(tmp_path, n_movies=30)
     assert gzip.decompress((tmp_path / "movies.jsonl.gz").read_bytes()) == b"{}\n"
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_movies": 0}, {"seed": -1}, {"first_year": 2000, "last_year": 1999}]
+    ("kwargs", "message"),
+    [
+        ({"n_movies": 0}, "n_movies must be at least 1, got 0"),
+        ({"seed": -1}, "seed must be non-negative, got -1"),
+        ({"first_year": 2000, "last_year": 1999}, "first_year 2000 is after last_year 1999"),
+    ],
 )
-def test_rejects_bad_arguments(tmp_path, kwargs):
-    with pytest.raises(ValueError):
+def test_rejects_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
         write_demo_catalog(tmp_path / "x", **kwargs)
+    assert not (tmp_path / "x").exists()
 
 
 def test_tiny_catalog_and_year_range(tmp_path):
@@ -189,8 +196,36 @@ def test_genres_json_is_tmdb_genre_list(catalog):
 def test_synthetic_md_labels_the_catalog(catalog):
     summary, _ = catalog
     text = (summary.path / "SYNTHETIC.md").read_text()
-    assert "synthetic" in text.lower() and "seed 0" in text
-    assert "not real" in text.lower() or "none of these are real" in text.lower()
+    assert "synthetic" in text.lower() and "seed 0, 600 movies, release years 1960-2025" in text
+    assert "none of these are real movies" in text.lower()
+    assert f"- {len(summary.duplicate_ids)} movies listed twice" in text
+    assert f"- {len(summary.empty_overview_ids)} empty overviews" in text
+    assert f"- {len(summary.null_poster_ids)} records with `poster_path: null`" in text
+    assert f"- {len(summary.unwritten_poster_ids)} records whose poster file is absent" in text
+    assert (f"- {len(summary.legacy_genre_ids)} records with the legacy genre "
+            '`{"id": 10769, "name": "Foreign"}`') in text
+    assert f"- {len(summary.undated_ids)} undated records" in text
+    assert "$" not in text  # every template slot filled
+
+
+# Digests of seed 0 / 600 movies. They pin the content drawn from the data files: editing a
+# word list, a weight or a quirk rate changes them (update them on purpose, never by accident).
+# Posters are left out: their bytes depend on the JPEG encoder of the installed Pillow.
+GOLDEN_SHA256 = {
+    "movies.jsonl": "c36d65bb6c0e5d873a6482f30bcadeeee3b6761bd831065212d175cb9116c1e7",
+    "genres.json": "ae44cd07b82517c6d43caa36992645e47298883433fe5f9eb9ae4d6f052f1d5b",
+    "SYNTHETIC.md": "604772ee11517d1587ad1bce475476cda4b57d767871438c3cb8a80d8e62a1ef",
+}
+
+
+def test_seed_0_content_is_pinned(catalog):
+    summary, _ = catalog
+    files = {
+        "movies.jsonl": gzip.decompress(summary.movies_file.read_bytes()),
+        "genres.json": summary.genres_file.read_bytes(),
+        "SYNTHETIC.md": (summary.path / "SYNTHETIC.md").read_bytes(),
+    }
+    assert {name: hashlib.sha256(data).hexdigest() for name, data in files.items()} == GOLDEN_SHA256
 
 
 def test_posters_are_small_jpegs_named_by_poster_path(catalog):
@@ -198,8 +233,8 @@ def test_posters_are_small_jpegs_named_by_poster_path(catalog):
     files = {p.name: p for p in (summary.path / "posters").iterdir()}
     referenced = {poster_basename(line["poster_path"]) for line in lines if line["poster_path"]}
     assert set(files) <= referenced
-    for name in sorted(files)[:60]:
-        with Image.open(files[name]) as image:
+    for path in files.values():
+        with Image.open(path) as image:
             assert image.format == "JPEG"
             assert image.size == POSTER_SIZE
             image.load()

@@ -1,11 +1,11 @@
-"""`genre-pipeline demo-catalog DIR`: write the synthetic demo snapshot."""
+"""`genre-pipeline demo-catalog [DIR]`: write the synthetic demo snapshot."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from genre_pipeline.cli.options import add_home_argument
+from genre_pipeline.cli.options import add_home_argument, fail, user_error
 
 
 def add_parser(subparsers) -> None:
@@ -14,19 +14,35 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--movies", type=int, default=600, help="number of movies (default 600)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--if-missing", action="store_true", help="do nothing when DIR already holds a catalog")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS while another writer holds the home (default: fail at once)")
     add_home_argument(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from genre_pipeline.storage.home import Home
     from genre_pipeline.demo.generator import write_demo_catalog
+    from genre_pipeline.storage.home import Home, HomeError
+    from genre_pipeline.storage.lock import HomeBusy, HomeLock
 
-    target = Path(args.dir) if args.dir else Home.at(args.home).demo_catalog_dir
+    if args.movies < 1:
+        return user_error(f"--movies must be at least 1, got {args.movies}")
+    home = Home.at(args.home)
+    target = Path(args.dir).expanduser().resolve() if args.dir else home.demo_catalog_dir
     if args.if_missing and (target / "movies.jsonl.gz").is_file():
         print(f"demo catalog already at {target}")
         return 0
-    summary = write_demo_catalog(target, n_movies=args.movies, seed=args.seed)
+    try:
+        if home.contains(target):  # writing inside the home: one writer at a time
+            home.ensure()
+            with HomeLock(home.lock_path, command="demo-catalog", timeout=args.wait):
+                summary = write_demo_catalog(target, n_movies=args.movies, seed=args.seed)
+        else:
+            summary = write_demo_catalog(target, n_movies=args.movies, seed=args.seed)
+    except HomeError as exc:
+        return user_error(str(exc))
+    except HomeBusy as exc:
+        return fail(str(exc))
     print(
         f"wrote SYNTHETIC demo catalog to {target}: {summary.n_movies} movies "
         f"({summary.n_records} records), {summary.n_posters} posters, years {summary.years[0]}-{summary.years[-1]}, seed {summary.seed}"

@@ -145,9 +145,16 @@ def create_run(instance: dg.DagsterInstance, plan: Plan, run_config: dict[str, A
 
 
 def _root_cause(error) -> str:
+    """The innermost error's own message (Dagster wraps the asset's exception and prefixes its class)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
+    if error is None:
+        return "unknown error"
+    message = error.message.strip()
+    head, sep, rest = message.partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == error.cls_name:
+        message = rest.strip()
+    return message
 
 
 class _Progress:
@@ -246,6 +253,7 @@ def _outcome(instance: dg.DagsterInstance, run_id: str, seconds: float) -> RunOu
 
     run = instance.get_run_by_id(run_id)
     outcome = RunOutcome(run_id=run_id, status=run.status.value if run else "UNKNOWN", seconds=seconds)
+    run_errors: list[str] = []
     for record in instance.get_records_for_run(run_id, limit=100000).records:
         entry = record.event_log_entry
         event = entry.dagster_event
@@ -271,11 +279,11 @@ def _outcome(instance: dg.DagsterInstance, run_id: str, seconds: float) -> RunOu
                 ids = data.metadata.get("offending_ids")
                 detail = f" (offending ids: {ids.value})" if ids is not None and ids.value not in ("[]", "") else ""
                 outcome.failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}{detail}")
-        elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.ENGINE_EVENT) and entry.error_info is not None:
-            outcome.failures.append(_root_cause(entry.error_info))
-        elif kind == DagsterEventType.RUN_FAILURE and event.event_specific_data and event.event_specific_data.error:
-            outcome.failures.append(_root_cause(event.event_specific_data.error))
-    outcome.failures = list(dict.fromkeys(outcome.failures))
+        elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.ENGINE_EVENT):
+            error = entry.error_info or getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                run_errors.append(_root_cause(error))
+    outcome.failures = list(dict.fromkeys(outcome.failures or run_errors))
     return outcome
 
 

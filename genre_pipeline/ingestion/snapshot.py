@@ -47,7 +47,7 @@ def find_movies_file(snapshot_dir: Path) -> Path:
         raise SourceError(f"snapshot path {snapshot_dir} is not a directory")
     for name in MOVIE_FILES:
         candidate = snapshot_dir / name
-        if candidate.is_file():
+        if candidate.exists() and not candidate.is_dir():  # a file, or a pipe a producer streams into
             return candidate
     raise SourceError(
         f"snapshot directory {snapshot_dir} has neither movies.jsonl nor movies.jsonl.gz"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genre_pipeline.storage import codecs
 from genre_pipeline.storage.atomic import atomic_write_json
 from genre_pipeline.storage.home import Home
 
@@ -109,6 +110,18 @@ class Generation:
 
     def assets(self) -> list[str]:
         return sorted({a for a, _ in self.units})
+
+    def read(self, asset: str, partition: str | None = None, columns: list[str] | None = None) -> Any:
+        """The stored value of ``asset`` (one partition of it), as its asset returned it."""
+        unit = self.unit(asset, partition)
+        if unit is None:
+            where = f"{asset}" + (f" partition {partition}" if partition is not None else "")
+            raise StorageError(f"{where} is not in generation {self.id} of {self.root.parent.parent}: materialize it first")
+        return codecs.read(self.path(unit), unit.codec, columns)
+
+    def read_partitions(self, asset: str, columns: list[str] | None = None) -> dict[str, Any]:
+        """Every stored partition of ``asset``, by partition key."""
+        return {p: self.read(asset, p, columns) for p in sorted(self.partitions(asset))}
 
 
 class RunStaging:

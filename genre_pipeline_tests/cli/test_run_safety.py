@@ -1,0 +1,224 @@
+"""Runs that never lose data: real `genre-pipeline run` processes, real files, real kill -9.
+
+A run is held inside ``raw_movie_records`` deterministically by giving it a snapshot whose
+``movies.jsonl`` is a named pipe: the source blocks reading it until the test writes (and
+closes) the pipe. While it blocks, the run holds the home's writer lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from genre_pipeline.storage.generations import GenerationStore
+from genre_pipeline.storage.home import Home
+from genre_pipeline.storage.lock import read_holder
+from genre_pipeline_tests.support.snapshots import GENRES, movie, write_snapshot
+
+CATALOG = "key:raw_movie_records or key:genre_vocabulary or key:movies"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def movies_x() -> list[dict]:
+    return [movie(100 + i, f"X movie {i}", f"{2000 + i % 5}-01-01", [28 if i % 2 else 35]) for i in range(30)]
+
+
+def movies_y() -> list[dict]:
+    return [movie(900 + i, f"Y movie {i}", f"{2001 + i % 3}-06-01", [18]) for i in range(24)]
+
+
+def cli(*args: str, env: dict | None = None, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "genre_pipeline.cli", *args], cwd=ROOT, env=env or os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "genre_pipeline.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def published_movies(home: Home) -> pd.DataFrame:
+    return GenerationStore(home).current().read("movies")
+
+
+def piped_snapshot(folder: Path) -> Path:
+    """A snapshot directory whose movies.jsonl is a named pipe (the run blocks reading it)."""
+    write_snapshot(folder, [])
+    (folder / "movies.jsonl").unlink()
+    os.mkfifo(folder / "movies.jsonl")
+    return folder / "movies.jsonl"
+
+
+def wait_for_holder(home: Home, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holder = read_holder(home.lock_path)
+        if holder is not None and holder.run_id:
+            return holder
+        time.sleep(0.05)
+    raise AssertionError("no run took the home's writer lock")
+
+
+def feed(pipe: Path, records: list[dict]) -> None:
+    with open(pipe, "w", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.fixture
+def filled_home(tmp_path) -> Home:
+    home = Home(tmp_path / "home")
+    snapshot = write_snapshot(tmp_path / "x", movies_x())
+    done = run_cli("run", "--snapshot", str(snapshot), "--home", str(home.root), "--select", CATALOG)
+    assert done.returncode == 0, done.stderr
+    assert len(published_movies(home)) == 30
+    return home
+
+
+@pytest.mark.slow
+def test_a_second_writer_is_refused_naming_the_holder_and_nothing_mixes(filled_home, tmp_path):
+    home = filled_home
+    pipe = piped_snapshot(tmp_path / "y")
+    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
+    try:
+        holder = wait_for_holder(home)
+        other = write_snapshot(tmp_path / "other", movies_x()[:5])
+        second = run_cli("run", "--snapshot", str(other), "--home", str(home.root), "--select", CATALOG)
+        assert second.returncode == 1
+        assert f"in use by run {holder.run_id}, pid {holder.pid} since " in second.stderr
+        assert "Traceback" not in second.stderr
+        export = run_cli("snapshot", "export", str(tmp_path / "export"), "--home", str(home.root))
+        assert export.returncode == 1 and f"run {holder.run_id}" in export.stderr
+        demo = run_cli("demo-catalog", "--home", str(home.root), "--movies", "5")
+        assert demo.returncode == 1 and f"run {holder.run_id}" in demo.stderr
+        assert len(published_movies(home)) == 30  # readers never block and see the published catalog
+        feed(pipe, movies_y())
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, err
+    finally:
+        if first.poll() is None:
+            first.kill()
+    table = published_movies(home)
+    assert sorted(table["id"]) == sorted(m["id"] for m in movies_y())  # all of Y, nothing of X or of the refused run
+
+
+@pytest.mark.slow
+def test_a_second_writer_with_wait_runs_after_the_first(filled_home, tmp_path):
+    home = filled_home
+    pipe = piped_snapshot(tmp_path / "y")
+    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
+    try:
+        wait_for_holder(home)
+        later = write_snapshot(tmp_path / "later", movies_x()[:20])
+        second = cli("run", "--snapshot", str(later), "--home", str(home.root), "--select", CATALOG, "--wait", "240")
+        time.sleep(1.0)
+        assert second.poll() is None  # waiting, not failed
+        feed(pipe, movies_y())
+        assert first.wait(timeout=300) == 0
+        out, err = second.communicate(timeout=300)
+        assert second.returncode == 0, err
+    finally:
+        for proc in (first,):
+            if proc.poll() is None:
+                proc.kill()
+    assert sorted(published_movies(home)["id"]) == sorted(m["id"] for m in movies_x()[:20])
+
+
+@pytest.mark.slow
+def test_kill_9_inside_raw_movie_records_keeps_the_previous_catalog(filled_home, tmp_path):
+    home = filled_home
+    before = GenerationStore(home).current()
+    pipe = piped_snapshot(tmp_path / "y")
+    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
+    holder = wait_for_holder(home)
+    writer = open(pipe, "w", encoding="utf-8")  # half a catalog arrives, then the worker dies mid-read
+    writer.write("".join(json.dumps(r) + "\n" for r in movies_y()[:6]))
+    writer.flush()
+    os.kill(holder.pid, signal.SIGKILL)
+    out, err = first.communicate(timeout=120)
+    writer.close()
+    assert first.returncode == 1
+    assert "killed by signal 9" in err or "run worker died" in err, err
+    assert "Nothing of this run was published" in err
+
+    current = GenerationStore(home).current()
+    assert current.id == before.id
+    assert sorted(published_movies(home)["id"]) == sorted(m["id"] for m in movies_x())
+    assert not any(home.staging_dir.iterdir())  # cleaned right away by the command
+    assert not list(home.root.rglob("*.tmp")) and not list(home.generations_dir.glob(".*"))
+    instance = dg.DagsterInstance.from_ref(dg.DagsterInstance.from_config(str(home.dagster_home)).get_ref())
+    assert instance.get_run_by_id(holder.run_id).status == dg.DagsterRunStatus.FAILURE
+
+    downstream = run_cli("run", "--home", str(home.root), "--select", "key:movies")
+    assert downstream.returncode == 0, downstream.stderr
+    assert sorted(published_movies(home)["id"]) == sorted(m["id"] for m in movies_x())  # no mix of X and half of Y
+
+
+@pytest.mark.slow
+def test_an_empty_source_does_not_replace_a_filled_catalog(filled_home, tmp_path):
+    home = filled_home
+    before = GenerationStore(home).current().id
+    empty = write_snapshot(tmp_path / "empty", [])
+    done = run_cli("run", "--snapshot", str(empty), "--home", str(home.root), "--select", CATALOG)
+    assert done.returncode == 1
+    assert "refusing to replace the catalog: the source yielded no good record" in done.stderr
+    assert "--allow-shrink" in done.stderr and "Traceback" not in done.stderr
+    all_bad = write_snapshot(tmp_path / "bad", ["not json", '{"id": -1}', '{"title": "no id"}'])
+    done = run_cli("run", "--snapshot", str(all_bad), "--home", str(home.root), "--select", CATALOG)
+    assert done.returncode == 1 and "no good record" in done.stderr
+    shrunk = write_snapshot(tmp_path / "few", movies_x()[:8])
+    done = run_cli("run", "--snapshot", str(shrunk), "--home", str(home.root), "--select", CATALOG)
+    assert done.returncode == 1 and "8 good records" in done.stderr and "now hold 30" in done.stderr
+    assert GenerationStore(home).current().id == before
+    assert len(published_movies(home)) == 30
+    done = run_cli("run", "--snapshot", str(shrunk), "--home", str(home.root), "--select", CATALOG, "--allow-shrink")
+    assert done.returncode == 0, done.stderr
+    assert len(published_movies(home)) == 8
+
+
+@pytest.mark.slow
+def test_a_failing_blocking_check_stops_downstream_and_the_run(filled_home, tmp_path):
+    home = filled_home
+    before = GenerationStore(home).current().id
+    records = movies_x()
+    records[3]["genres"] = [{"id": 4242, "name": "Mystery Genre"}]  # not in genres.json, not a legacy id
+    records[7]["genres"] = [{"id": 4242, "name": "Mystery Genre"}]
+    bad = write_snapshot(tmp_path / "bad", records, genres=GENRES)
+    done = run_cli("run", "--snapshot", str(bad), "--home", str(home.root),
+                   "--select", CATALOG + " or key:genre_cooccurrence")
+    assert done.returncode == 1
+    assert "FAILED check movies:genre_ids_known (offending ids: [103, 107])" in done.stderr
+    assert "✓ genre_cooccurrence" not in done.stdout and "▶ genre_cooccurrence" not in done.stdout
+    assert GenerationStore(home).current().id == before  # the bad table was not published
+
+
+@pytest.mark.slow
+def test_every_run_is_a_run_of_the_code_location(filled_home):
+    instance = dg.DagsterInstance.from_config(str(filled_home.dagster_home))
+    runs = instance.get_runs()
+    assert runs
+    for run in runs:
+        assert run.remote_job_origin is not None
+        assert run.remote_job_origin.location_name == "genre_pipeline"
+        assert run.job_name == "__ASSET_JOB"
+
+
+def test_export_never_touches_the_home_or_foreign_files(tmp_path):
+    home = Home(tmp_path / "home").ensure()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.txt").write_text("keep me")
+    for target in (home.root, tmp_path, home.root / "inside"):
+        done = run_cli("snapshot", "export", str(target), "--force", "--home", str(home.root))
+        assert done.returncode == 2 and "it is, contains or lies inside the home" in done.stderr, done.stderr
+    done = run_cli("snapshot", "export", str(tmp_path / "mine"), "--force", "--home", str(home.root))
+    assert done.returncode == 2 and "holds no previous export" in done.stderr
+    assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
+    assert home.dagster_home.is_dir()

@@ -1,4 +1,4 @@
-"""Scrape benchmarks against the fake TMDB (``make bench``), ratios measured side by side.
+"""Scrape benchmarks against a TMDB replay (``make bench``), ratios measured side by side.
 
 Tutorial step "scraping TMDB": the tutorial's loop sent one request at a time, so its
 throughput is bounded by latency (at 50 ms per response, ~20 requests/s whatever TMDB
@@ -10,67 +10,67 @@ allows) and every refresh re-scraped everything. Measured here, in one process:
 2. Incremental rescrape: requests for one day's ``/movie/changes`` with 1 % of the
    catalog changed ÷ requests for a full rescrape of the catalog (goal <= 0.02).
 
-No network: the fake TMDB is a real HTTP server on 127.0.0.1 started here.
+No network: the synthetic demo catalog is written to a temporary directory and replayed by
+``genre_pipeline.ingestion.replay`` (a real HTTP server on 127.0.0.1) started here.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from genre_pipeline.demo.generator import write_demo_catalog
+from genre_pipeline.ingestion.replay import TmdbReplayServer
+from genre_pipeline.ingestion.tmdb import TmdbCatalogSource, TmdbSettings
 
-def _fake_tmdb():
-    """The test suite's fake TMDB (``genre_pipeline_tests`` lives next to the package)."""
-    try:
-        from genre_pipeline_tests import fake_tmdb, tmdb_fixtures
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from genre_pipeline_tests import fake_tmdb, tmdb_fixtures
-    return fake_tmdb, tmdb_fixtures
+BENCH_KEY = "scrape-bench-key"
 
 
-def _settings(fake, **overrides: Any):
-    from genre_pipeline.ingestion.tmdb import TmdbSettings
+def _replay(n_movies: int, seed: int, years: tuple[int, int], **kwargs: Any) -> TmdbReplayServer:
+    """A replay server (not started) of a fresh synthetic demo catalog."""
+    with tempfile.TemporaryDirectory(prefix="scrape-bench-") as folder:
+        write_demo_catalog(Path(folder), n_movies, seed=seed, first_year=years[0], last_year=years[1])
+        return TmdbReplayServer.from_snapshot(folder, api_key=BENCH_KEY, **kwargs)
 
+
+def _source(server: TmdbReplayServer, **overrides: Any) -> TmdbCatalogSource:
     values: dict[str, Any] = dict(
-        api_key=fake.api_key, api_base_url=fake.api_base_url, image_base_url=fake.image_base_url, timeout=10.0
+        api_key=BENCH_KEY, api_base_url=server.api_base_url, image_base_url=server.image_base_url, timeout=10.0
     )
     values.update(overrides)
-    return TmdbSettings(**values)
+    return TmdbCatalogSource(TmdbSettings(**values))
 
 
 def throughput_benchmark(
     *, latency: float = 0.05, rate_limit: float = 40.0, concurrency: int = 16, n_movies: int = 380, sequential_requests: int = 60
 ) -> dict[str, Any]:
-    from genre_pipeline.ingestion.tmdb import TmdbCatalogSource
-
-    fake_tmdb, fixtures = _fake_tmdb()
-    movies = fixtures.make_movies(n_movies, seed=11, years=(2015,))
-    with fake_tmdb.FakeTmdb(movies, fixtures.TMDB_GENRES, latency=latency) as fake:
-        concurrent = TmdbCatalogSource(_settings(fake, rate_limit=rate_limit, concurrency=concurrency))
+    with _replay(n_movies, 11, (2015, 2015), latency=latency) as server:
+        expected = sorted(m["id"] for m in server.movies() if (m.get("release_date") or "").startswith("2015"))
+        concurrent = _source(server, rate_limit=rate_limit, concurrency=concurrency)
         started = time.perf_counter()
         result = concurrent.fetch_year("2015")
         elapsed = time.perf_counter() - started
-        requests_made = fake.count("/3/*")
-        arrivals = sorted(r.at for r in fake.requests)
+        requests_made = server.count("/3/*")
+        arrivals = sorted(r.at for r in server.requests)
         burst = concurrent.client.bucket.capacity
         # steady state as the server saw it: the first `burst` requests were banked tokens
         steady = (len(arrivals) - burst) / (arrivals[-1] - arrivals[0]) if len(arrivals) > burst + 1 else None
         concurrent.close()
-        assert len(result.records) == n_movies, "the benchmark scrape lost movies"
+        if sorted(r["id"] for r in result.records) != expected:
+            raise AssertionError("the benchmark scrape did not return every 2015 movie exactly once")
 
         seq_requests, seq_elapsed = 0, float("nan")
         if sequential_requests:
-            fake.reset_log()
-            sequential = TmdbCatalogSource(_settings(fake, rate_limit=rate_limit, concurrency=1))
-            ids = [m["id"] for m in movies[:sequential_requests]]
+            server.reset_log()
+            sequential = _source(server, rate_limit=rate_limit, concurrency=1)
+            ids = [r["id"] for r in result.records[:sequential_requests]]
             started = time.perf_counter()
             sequential.fetch_details(ids)
             seq_elapsed = time.perf_counter() - started
-            seq_requests = fake.count("/3/*")
+            seq_requests = server.count("/3/*")
             sequential.close()
 
     achieved = requests_made / elapsed
@@ -80,6 +80,7 @@ def throughput_benchmark(
         "configured_limit_rps": rate_limit,
         "burst": burst,
         "concurrency": concurrency,
+        "movies_scraped": len(result.records),
         "concurrent_requests": requests_made,
         "concurrent_seconds": round(elapsed, 3),
         "concurrent_rps": round(achieved, 2),
@@ -97,23 +98,19 @@ def throughput_benchmark(
 
 def rescrape_benchmark(*, n_movies: int = 1000, changed_share: float = 0.01, foreign_changes: int = 150) -> dict[str, Any]:
     """Requests for one day of changes (1 % of ours changed) vs a full rescrape."""
-    from genre_pipeline.ingestion.tmdb import TmdbCatalogSource
-
-    fake_tmdb, fixtures = _fake_tmdb()
-    movies = fixtures.make_movies(n_movies, seed=12, years=(2015, 2016))
-    with fake_tmdb.FakeTmdb(movies, fixtures.TMDB_GENRES) as fake:
-        source = TmdbCatalogSource(_settings(fake, rate_limit=5000, concurrency=8))
+    with _replay(n_movies, 12, (2015, 2016)) as server:
+        source = _source(server, rate_limit=5000, concurrency=8)
         catalog: set[int] = set()
         for year in ("2015", "2016"):
             catalog.update(r["id"] for r in source.fetch_year(year).records)
-        full_requests = fake.count("/3/*")
+        full_requests = server.count("/3/*")
 
         changed = sorted(catalog)[:: max(1, int(round(1 / changed_share)))][: max(1, int(n_movies * changed_share))]
         # TMDB's change feed lists every changed movie on TMDB, most of them not ours.
-        fake.mark_changed(changed + list(range(10_000_000, 10_000_000 + foreign_changes)), "2024-06-01")
-        fake.reset_log()
+        server.mark_changed(changed + list(range(10_000_000, 10_000_000 + foreign_changes)), "2024-06-01")
+        server.reset_log()
         result = source.rescrape_changes("2024-06-01", catalog_ids=catalog)
-        incremental_requests = fake.count("/3/*")
+        incremental_requests = server.count("/3/*")
         source.close()
     ratio = incremental_requests / full_requests
     return {

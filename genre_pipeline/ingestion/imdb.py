@@ -18,9 +18,13 @@ non-commercial dataset file instead of scraping IMDb pages:
 
 from __future__ import annotations
 
+import gzip
+import io
+import logging
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,20 +34,13 @@ import pandas as pd
 
 from genre_pipeline.ingestion.records import QuarantinedLine, SourceError
 
-EXPECTED_COLUMNS = (
-    "tconst",
-    "titleType",
-    "primaryTitle",
-    "originalTitle",
-    "isAdult",
-    "startYear",
-    "endYear",
-    "runtimeMinutes",
-    "genres",
-)
 NULL = "\\N"
 DEFAULT_TITLE_TYPES = ("movie",)
 MAX_QUARANTINE_SAMPLES = 50
+GZIP_MAGIC = b"\x1f\x8b"
+READ_BUFFER_BYTES = 1 << 20
+
+logger = logging.getLogger(__name__)
 
 # IMDb genre name -> TMDB genre name. Identical names map to themselves; the two renames
 # are the ones the tutorial noticed (its Matrix example) plus Musical.
@@ -68,18 +65,6 @@ IMDB_TO_TMDB_GENRES: dict[str, str] = {
     "War": "War",
     "Western": "Western",
 }
-# IMDb genres TMDB has no counterpart for (kept out of the comparison and listed).
-KNOWN_UNMAPPED_IMDB_GENRES = (
-    "Adult",
-    "Biography",
-    "Film-Noir",
-    "Game-Show",
-    "News",
-    "Reality-TV",
-    "Short",
-    "Sport",
-    "Talk-Show",
-)
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,6 +77,13 @@ class ParseStats:
     quarantined: list[QuarantinedLine] = field(default_factory=list)
     quarantined_count: int = 0
     title_types: Counter = field(default_factory=Counter)
+    truncated: str = ""  # where a truncated gzip stream ended; '' when the file was whole
+
+    def quarantine(self, line: QuarantinedLine) -> None:
+        """Count a line that could not be used; keep the first ``MAX_QUARANTINE_SAMPLES``."""
+        self.quarantined_count += 1
+        if len(self.quarantined) < MAX_QUARANTINE_SAMPLES:
+            self.quarantined.append(line)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +92,7 @@ class ParseStats:
             "kept": self.kept,
             "quarantined": self.quarantined_count,
             "title_types": dict(self.title_types.most_common()),
+            "truncated": self.truncated or None,
         }
 
 
@@ -107,77 +100,66 @@ def _is_url(source: str | Path) -> bool:
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
 
 
-def _describe_source(source: str | Path) -> str:
+def describe_source(source: str | Path) -> str:
+    """``source`` as it may be shown: a URL without query, fragment or user-info; a path as is."""
     if _is_url(source):
         parts = httpx.URL(str(source))
         return str(parts.copy_with(query=None, fragment=None, userinfo=b""))
     return str(source)
 
 
-def _gunzip_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress a byte stream if it is gzip (by its magic bytes); pass it through if not."""
-    iterator = iter(chunks)
-    head = b""
-    for chunk in iterator:
-        head += chunk
-        if len(head) >= 2:
-            break
-    if head[:2] != b"\x1f\x8b":
-        if head:
-            yield head
-        yield from iterator
+class _ChunkReader(io.RawIOBase):
+    """A raw binary file over an iterator of byte chunks (an httpx streaming response).
+
+    ``io`` has file objects over files, sockets and buffers, none over an iterator; this
+    adapter lets ``gzip.GzipFile`` and ``io.TextIOWrapper`` read a download as it arrives.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._pending:
+                chunk = next(self._chunks, b"")
+                if not chunk:
+                    break
+                self._pending = memoryview(chunk)
+            n = min(len(view) - filled, len(self._pending))
+            view[filled : filled + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            filled += n
+        return filled
+
+
+@contextmanager
+def _open_binary(source: str | Path, timeout: float, transport: httpx.BaseTransport | None) -> Iterator[io.BufferedReader]:
+    """A buffered binary file over a local path or an http(s) URL (streamed, never held whole)."""
+    if not _is_url(source):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise SourceError(f"IMDb basics file {path} does not exist")
+        with open(path, "rb", buffering=READ_BUFFER_BYTES) as handle:
+            yield handle
         return
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    for chunk in _chain(head, iterator):
-        data = chunk
-        while data:
-            yield decompressor.decompress(data)
-            if decompressor.eof:  # concatenated gzip members
-                data = decompressor.unused_data
-                decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            else:
-                data = b""
-    tail = decompressor.flush()
-    if tail:
-        yield tail
+    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport) as client:
+        with client.stream("GET", str(source)) as response:
+            if response.status_code != 200:
+                raise SourceError(f"IMDb basics download failed: HTTP {response.status_code} from {describe_source(source)}")
+            yield io.BufferedReader(_ChunkReader(response.iter_bytes()), READ_BUFFER_BYTES)
 
 
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    buffer = b""
-    for chunk in chunks:
-        if not chunk:
-            continue
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        for raw in complete:
-            yield raw.rstrip(b"\r").decode("utf-8", errors="replace")
-    if buffer:
-        yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
-
-
-def _local_chunks(path: Path, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while True:
-            chunk = handle.read(chunk_size)
-            if not chunk:
-                return
-            yield chunk
-
-
-def _url_chunks(url: str, timeout: float, transport: httpx.BaseTransport | None) -> Iterator[bytes]:
-    try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport) as client:
-            with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise SourceError(f"IMDb basics download failed: HTTP {response.status_code} from {_describe_source(url)}")
-                yield from response.iter_bytes()
-    except httpx.HTTPError as exc:
-        raise SourceError(f"IMDb basics download failed ({type(exc).__name__}) from {_describe_source(url)}") from None
+def _text(binary: io.BufferedReader) -> io.TextIOWrapper:
+    """UTF-8 text lines over ``binary``, gunzipped when it starts with gzip's magic bytes."""
+    stream = gzip.GzipFile(fileobj=binary, mode="rb") if binary.peek(2)[:2] == GZIP_MAGIC else binary
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
 
 
 def iter_title_basics(
@@ -192,60 +174,61 @@ def iter_title_basics(
 
     Keys are IMDb's column names; ``\\N`` becomes None; ``genres`` becomes a list. With
     ``title_types``, other rows are counted but skipped before any dict is built (the real
-    file has ~10M rows, ~7% of them movies).
+    file has ~10M rows, ~7% of them movies). A gzip stream that ends early (a truncated
+    file) keeps every complete line before the break: ``stats.truncated`` says where, the
+    break is quarantined like a bad line, and a warning is logged.
     """
     wanted = set(title_types) if title_types is not None else None
     stats = stats if stats is not None else ParseStats()
-    label = _describe_source(source)
-    if _is_url(source):
-        chunks = _url_chunks(str(source), timeout, transport)
-    else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise SourceError(f"IMDb basics file {path} does not exist")
-        chunks = _local_chunks(path)
+    label = describe_source(source)
+    line_no = 0
+    failure = ""
     try:
-        lines = _lines(_gunzip_chunks(chunks))
-        header_line = next(lines, None)
-    except zlib.error as exc:
-        raise SourceError(f"{label}: not a valid gzip stream ({exc})") from None
-    if header_line is None:
-        raise SourceError(f"{label}: empty file")
-    header = header_line.split("\t")
-    missing = [c for c in ("tconst", "titleType", "genres") if c not in header]
-    if missing:
-        raise SourceError(f"{label}: header lacks {missing}; is this IMDb's title.basics.tsv?")
-    index = {name: i for i, name in enumerate(header)}
-    width = len(header)
-    type_column = index["titleType"]
-    line_no = 1
-    try:
-        for line in lines:
-            line_no += 1
-            stats.lines += 1
-            if not line:
-                continue
-            cells = line.split("\t")
-            reason = ""
-            if len(cells) != width:
-                reason = f"expected {width} tab-separated fields, got {len(cells)}"
-            elif not cells[index["tconst"]].startswith("tt"):
-                reason = f"tconst {cells[index['tconst']]!r} does not start with 'tt'"
-            if reason:
-                stats.quarantined_count += 1
-                if len(stats.quarantined) < MAX_QUARANTINE_SAMPLES:
-                    stats.quarantined.append(QuarantinedLine(label, line_no, reason, line[:300]))
-                continue
-            stats.rows += 1
-            title_type = cells[type_column]
-            stats.title_types[title_type] += 1
-            if wanted is not None and title_type not in wanted:
-                continue
-            row = {name: (None if cells[i] == NULL else cells[i]) for name, i in index.items()}
-            row["genres"] = [g for g in (row.get("genres") or "").split(",") if g]
-            yield row
-    except zlib.error as exc:
-        raise SourceError(f"{label}:{line_no}: corrupt gzip stream ({exc})") from None
+        with _open_binary(source, timeout, transport) as binary:
+            lines = _text(binary)
+            header = lines.readline().rstrip("\r\n").split("\t")
+            line_no = 1
+            if header == [""]:
+                raise SourceError(f"{label}: empty file")
+            missing = [c for c in ("tconst", "titleType", "genres") if c not in header]
+            if missing:
+                raise SourceError(f"{label}: header lacks {missing}; is this IMDb's title.basics.tsv?")
+            index = {name: i for i, name in enumerate(header)}
+            tconst, type_column, width = index["tconst"], index["titleType"], len(header)
+            for line_no, line in enumerate(lines, start=2):
+                stats.lines += 1
+                line = line.rstrip("\r\n")
+                if not line:
+                    continue
+                cells = line.split("\t")
+                reason = ""
+                if len(cells) != width:
+                    reason = f"expected {width} tab-separated fields, got {len(cells)}"
+                elif not cells[tconst].startswith("tt"):
+                    reason = f"tconst {cells[tconst]!r} does not start with 'tt'"
+                if reason:
+                    stats.quarantine(QuarantinedLine(label, line_no, reason, line[:300]))
+                    continue
+                stats.rows += 1
+                title_type = cells[type_column]
+                stats.title_types[title_type] += 1
+                if wanted is not None and title_type not in wanted:
+                    continue
+                row = {name: (None if cells[i] == NULL else cells[i]) for name, i in index.items()}
+                row["genres"] = [g for g in (row.get("genres") or "").split(",") if g]
+                yield row
+    except EOFError:  # gzip: "Compressed file ended before the end-of-stream marker was reached"
+        failure = "" if line_no else f"{label}: gzip stream ends before the header line (truncated file)"
+        stats.truncated = f"{label}: gzip stream ends early after line {line_no} (truncated file); every line before it was read"
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        failure = f"{label}:{line_no + 1}: corrupt gzip stream ({exc})"
+    except httpx.HTTPError as exc:
+        failure = f"IMDb basics download failed ({type(exc).__name__}) from {label}"
+    if failure:
+        raise SourceError(failure)
+    if stats.truncated:
+        stats.quarantine(QuarantinedLine(label, line_no + 1, "gzip stream ends early (truncated file)"))
+        logger.warning(stats.truncated)
 
 
 def _int_or_none(value: Any) -> int | None:

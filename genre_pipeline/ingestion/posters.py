@@ -12,29 +12,39 @@ every run. Here:
   before it is written; truncated or non-image bodies are retried, then reported as
   ``failed``, never kept;
 - bytes are stored exactly as served, written atomically (temp file + rename) under the
-  basename of ``poster_path`` (``sources.base.poster_basename``), never a title;
-- 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors are retried with
-  exponential backoff and jitter; a 404 means the CDN does not have it: ``missing``.
+  basename of ``poster_path`` (``ingestion.records.poster_basename``), never a title;
+- retries follow the same urllib3 ``Retry`` policy as the TMDB API
+  (``ratelimit.retry_policy``): 429 (honouring ``Retry-After``, which pauses every
+  download), 408, 5xx, timeouts and connection errors, with exponential backoff and
+  jitter; a 404 means the CDN does not have it: ``missing``.
 """
 
 from __future__ import annotations
 
 import io
-import random
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from PIL import Image
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.response import HTTPResponse
 
-from genre_pipeline.storage.atomic import atomic_write_bytes
+from genre_pipeline.ingestion.ratelimit import (
+    RequestStats,
+    TokenBucket,
+    UnusableBody,
+    count,
+    count_response,
+    counting_into,
+    describe_failure,
+    retry_policy,
+)
 from genre_pipeline.ingestion.records import PosterFetch, poster_basename
-from genre_pipeline.ingestion.ratelimit import TokenBucket
+from genre_pipeline.storage.atomic import atomic_write_bytes
 
 DEFAULT_IMAGE_BASE_URL = "https://image.tmdb.org/t/p"
 DEFAULT_POSTER_SIZE = "w500"
@@ -76,49 +86,6 @@ def image_file_problem(path: Path) -> str:
     return image_bytes_problem(data)
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with "equal jitter": in [d/2, d] where d = min(cap, base * 2**(attempt-1))."""
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    return delay / 2 + rng.uniform(0, delay / 2)
-
-
-@dataclass
-class _Stats:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    counts: Counter = field(default_factory=Counter)
-
-    def add(self, key: str, n: int = 1) -> None:
-        with self.lock:
-            self.counts[key] += n
-
-    def as_dict(self) -> dict[str, int]:
-        with self.lock:
-            return {k: int(v) for k, v in sorted(self.counts.items())}
-
-
 class PosterDownloader:
     """Downloads ``{image_base_url}/{size}{poster_path}`` into a directory.
 
@@ -140,7 +107,7 @@ class PosterDownloader:
         backoff_max: float = 20.0,
         max_retry_after: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
         user_agent: str = "genre-pipeline poster downloader",
     ) -> None:
@@ -152,13 +119,17 @@ class PosterDownloader:
         self.size = size
         self.concurrency = max(1, int(concurrency))
         self.max_retries = max(0, int(max_retries))
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._rng_lock = threading.Lock()
-        self.bucket = TokenBucket(rate_limit, burst if burst is not None else max(1.0, rate_limit / 4), sleep=sleep)
+        self.bucket = TokenBucket(
+            rate_limit, burst if burst is not None else max(1.0, rate_limit / 4), clock=clock, sleep=sleep
+        )
+        self.retry = retry_policy(
+            self.max_retries,
+            self.bucket,
+            backoff_factor=backoff_base,
+            backoff_max=backoff_max,
+            retry_after_max=max_retry_after,
+            sleep=sleep,
+        )
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
@@ -166,15 +137,9 @@ class PosterDownloader:
             headers={"User-Agent": user_agent, "Accept": "image/*"},
             transport=transport,
         )
-        self.stats = _Stats()
+        self.stats = RequestStats()
 
     # -- public ------------------------------------------------------------------------
-    def url_for(self, poster_path: str) -> str:
-        name = poster_basename(poster_path)
-        if name is None:
-            raise ValueError("poster_path is not a plain file name")
-        return f"{self.image_base_url}/{self.size}/{name}"
-
     def fetch(self, poster_paths: Iterable[str | None], dest_dir: str | Path) -> list[PosterFetch]:
         """One :class:`PosterFetch` per input path, in input order.
 
@@ -198,7 +163,8 @@ class PosterDownloader:
 
         def work(item: tuple[str, str]) -> tuple[str, PosterFetch]:
             name, poster_path = item
-            return name, self._fetch_one(poster_path, name, dest)
+            with counting_into(self.stats):
+                return name, self._fetch_one(poster_path, name, dest)
 
         items = list(todo.items())
         if len(items) <= 1 or self.concurrency == 1:
@@ -228,73 +194,67 @@ class PosterDownloader:
         target = dest_dir / name
         if target.is_file():
             if not image_file_problem(target):
-                self.stats.add("present")
+                count("present")
                 return PosterFetch(poster_path, target, "present")
             # An invalid file on disk is never kept: drop it and download again.
             target.unlink(missing_ok=True)
-            self.stats.add("invalid_on_disk")
+            count("invalid_on_disk")
         url = f"{self.image_base_url}/{self.size}/{name}"
-        attempts = self.max_retries + 1
-        last_reason = ""
-        for attempt in range(1, attempts + 1):
-            self.bucket.acquire()
-            self.stats.add("requests")
-            status, data, retry_after, error = self._get(url)
-            delay: float | None = None
-            if error:
-                last_reason = error
-                self.stats.add("transport_errors")
-            elif status == 200:
-                problem = image_bytes_problem(data)
-                if not problem:
-                    atomic_write_bytes(target, data)
-                    self.stats.add("fetched")
-                    return PosterFetch(poster_path, target, "fetched")
-                last_reason = problem
-                self.stats.add("invalid_bodies")
-            elif status == 404 or status == 410:
-                self.stats.add("not_found")
-                return PosterFetch(poster_path, None, "missing", f"not on the image server (HTTP {status})")
-            elif status == 429:
-                last_reason = "HTTP 429"
-                self.stats.add("throttled")
-                if retry_after is not None:
-                    delay = min(retry_after, self.max_retry_after)
-                    self.bucket.pause(delay)
-            elif status >= 500 or status == 408:
-                last_reason = f"HTTP {status}"
-                self.stats.add("server_errors")
-            else:
-                self.stats.add("client_errors")
-                return PosterFetch(poster_path, None, "failed", f"HTTP {status}")
-            if attempt < attempts:
-                if delay is None:
-                    with self._rng_lock:
-                        delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
-                self.stats.add("retries")
-                self._sleep(delay)
-        self.stats.add("failed")
-        return PosterFetch(poster_path, None, "failed", f"gave up after {attempts} attempts: {last_reason}")
+        retry = self.retry
+        self.bucket.acquire()
+        while True:
+            response, body, error = self._get(url)
+            if response is not None:
+                status = response.status
+                if status == 200:
+                    problem = image_bytes_problem(body)
+                    if not problem:
+                        count_response(status)
+                        atomic_write_bytes(target, body)
+                        count("fetched")
+                        return PosterFetch(poster_path, target, "fetched")
+                    error = UnusableBody(problem)
+                elif status in (404, 410):
+                    count_response(status)
+                    return PosterFetch(poster_path, None, "missing", f"not on the image server (HTTP {status})")
+                elif not retry.is_retry("GET", status, bool(response.headers.get("Retry-After"))):
+                    count_response(status)
+                    count("failed")
+                    return PosterFetch(poster_path, None, "failed", f"HTTP {status}")
+            elif not isinstance(error, Urllib3Error):  # a URL httpx refuses: no retry helps
+                count("failed")
+                return PosterFetch(poster_path, None, "failed", str(error))
+            try:
+                retry = retry.increment("GET", url, response=None if error else response, error=error)
+            except MaxRetryError as exc:
+                count("failed")
+                return PosterFetch(
+                    poster_path, None, "failed", f"gave up after {self.max_retries + 1} attempts: {describe_failure(exc.reason)}"
+                )
+            retry.sleep(response)
 
-    def _get(self, url: str) -> tuple[int, bytes, float | None, str]:
-        """(status, body, retry_after, transport error text); never raises for I/O."""
+    def _get(self, url: str) -> tuple[HTTPResponse | None, bytes, Exception | None]:
+        """(status line and headers as urllib3 sees them, body, failure); never raises for I/O.
+
+        httpx failures become their urllib3 counterparts, so the retry policy classifies
+        them exactly as it does the TMDB session's.
+        """
         try:
-            with self._client.stream("GET", url) as response:
-                status = response.status_code
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if status != 200:
-                    return status, b"", retry_after, ""
+            with self._client.stream("GET", url) as answer:
+                response = HTTPResponse(body=b"", headers=dict(answer.headers), status=answer.status_code, preload_content=False)
+                if answer.status_code != 200:
+                    return response, b"", None
                 chunks: list[bytes] = []
                 total = 0
-                for chunk in response.iter_bytes():
+                for chunk in answer.iter_bytes():
                     total += len(chunk)
                     if total > MAX_POSTER_BYTES:
-                        return status, b"", None, f"body larger than {MAX_POSTER_BYTES} bytes"
+                        return response, b"", UnusableBody(f"body larger than {MAX_POSTER_BYTES} bytes")
                     chunks.append(chunk)
-                return status, b"".join(chunks), retry_after, ""
+                return response, b"".join(chunks), None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            return 0, b"", None, f"bad image URL ({type(exc).__name__})"
+            return None, b"", ValueError(f"bad image URL ({type(exc).__name__})")
         except httpx.TimeoutException as exc:
-            return 0, b"", None, f"timeout ({type(exc).__name__})"
+            return None, b"", ReadTimeoutError(None, url, type(exc).__name__)
         except httpx.HTTPError as exc:
-            return 0, b"", None, f"transport error ({type(exc).__name__})"
+            return None, b"", ProtocolError(type(exc).__name__)

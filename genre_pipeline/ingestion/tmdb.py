@@ -7,14 +7,17 @@ that silently dropped movies, and pickled whatever came back. Here:
 - tmdbsimple still describes the endpoints (``Genres``, ``Discover``, ``Movies``,
   ``Changes``), but every endpoint object is pointed at *our* ``requests.Session``
   (keep-alive: tmdbsimple's ``Connection: close`` header is removed), *our* base URL
-  (``TMDB_API_BASE_URL``, so a mirror or a test server can stand in), *our* timeout and
-  *our* credentials. tmdbsimple's module globals (``API_KEY``, ``REQUESTS_SESSION``,
-  ``REQUESTS_TIMEOUT``) are never read or written, so two clients never interfere.
+  (``TMDB_API_BASE_URL``, so a mirror, a replay (``ingestion.replay``) or a test server can
+  stand in), *our* timeout and *our* credentials. tmdbsimple's module globals
+  (``API_KEY``, ``REQUESTS_SESSION``, ``REQUESTS_TIMEOUT``) are never read or written, so
+  two clients never interfere.
 - every request takes a token from one thread-safe :class:`TokenBucket` (default 40/s)
   and runs on a bounded thread pool, so throughput approaches the limit even when each
   response takes long;
-- 429 (``Retry-After`` honoured, and it pauses every thread), 5xx, timeouts, connection
-  errors and malformed JSON are retried with exponential backoff and jitter; 401 raises
+- the session's ``HTTPAdapter`` retries with urllib3's ``Retry`` (``ratelimit.retry_policy``):
+  429 (``Retry-After`` honoured, and it pauses every thread), 408, 5xx, timeouts and
+  connection errors, with exponential backoff and jitter. A 200 whose body is malformed
+  JSON is retried by :meth:`TmdbClient.call` with the same policy. 401 raises
   :class:`TmdbAuthError` ("TMDB rejected the API key") at once; 404 is "missing";
 - the API key / bearer token never appears in an exception, a log line (a filter redacts
   urllib3's request lines, which carry ``?api_key=``), ``describe()`` or stats. With a v4
@@ -28,14 +31,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import random
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -43,16 +45,20 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import tmdbsimple
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError
 
-from genre_pipeline.ingestion.posters import (
-    DEFAULT_IMAGE_BASE_URL,
-    DEFAULT_POSTER_SIZE,
-    PosterDownloader,
-    backoff_delay,
-    parse_retry_after,
+from genre_pipeline.ingestion.posters import DEFAULT_IMAGE_BASE_URL, DEFAULT_POSTER_SIZE, PosterDownloader
+from genre_pipeline.ingestion.ratelimit import (
+    RequestStats,
+    TokenBucket,
+    UnusableBody,
+    count_response,
+    counting_into,
+    describe_failure,
+    retry_policy,
 )
 from genre_pipeline.ingestion.records import UNDATED, PosterFetch, SourceError, YearFetch
-from genre_pipeline.ingestion.ratelimit import TokenBucket
 
 DEFAULT_API_BASE_URL = "https://api.themoviedb.org/3"
 ENV_API_KEY = "TMDB_API_KEY"
@@ -178,10 +184,10 @@ class TmdbSettings:
     burst: float | None = None  # bucket capacity; default rate_limit / 4
     concurrency: int = 16  # requests in flight at once
     timeout: float = 10.0  # seconds, connect and read, every call
-    max_retries: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_retry_after: float = 120.0
+    max_retries: int = 5  # retries of one request, all causes together (ratelimit.retry_policy)
+    backoff_base: float = 0.5  # urllib3 backoff_factor: retry n waits base * 2**(n-1) + jitter (the first none)
+    backoff_max: float = 30.0  # seconds, longest backoff
+    max_retry_after: float = 120.0  # seconds, longest Retry-After honoured
     poster_size: str = DEFAULT_POSTER_SIZE
     poster_concurrency: int = 8
     poster_rate_limit: float = 25.0
@@ -249,40 +255,9 @@ class TmdbSettings:
 
 
 # ---------------------------------------------------------------------------------------
-# request statistics
-class RequestStats:
-    """Thread-safe request counters for one operation (no secrets, plain ints)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def add(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[key] += n
-
-    def get(self, key: str) -> int:
-        with self._lock:
-            return int(self._counts[key])
-
-    def as_dict(self) -> dict[str, int]:
-        with self._lock:
-            return {k: int(v) for k, v in sorted(self._counts.items())}
-
-
-@dataclass
-class _Attempt:
-    kind: str  # ok | http | timeout | connection | malformed | transport | fatal
-    data: Any = None
-    status: int = 0
-    retry_after: float | None = None
-    reason: str = ""
-
-
-# ---------------------------------------------------------------------------------------
 # the client
 class TmdbClient:
-    """TMDB v3 over tmdbsimple, one keep-alive session, a token bucket and retries."""
+    """TMDB v3 over tmdbsimple, one keep-alive session, a token bucket and urllib3 retries."""
 
     USER_AGENT = f"genre-pipeline (tmdbsimple {tmdbsimple.__version__})"
 
@@ -291,24 +266,24 @@ class TmdbClient:
         settings: TmdbSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
         bucket: TokenBucket | None = None,
     ) -> None:
         settings.validate()
         self.settings = settings
-        self._secrets = settings.secrets
-        install_log_redaction(*self._secrets)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._rng_lock = threading.Lock()
+        install_log_redaction(*settings.secrets)
         burst = settings.burst if settings.burst is not None else max(1.0, settings.rate_limit / 4)
-        self.bucket = bucket or TokenBucket(settings.rate_limit, burst, sleep=sleep)
+        self.bucket = bucket or TokenBucket(settings.rate_limit, burst, clock=clock, sleep=sleep)
+        self.retry = retry_policy(
+            settings.max_retries, self.bucket, backoff_factor=settings.backoff_base, backoff_max=settings.backoff_max,
+            retry_after_max=settings.max_retry_after, sleep=sleep,
+        )
         self._base_uri = settings.api_base_url.rstrip("/")
         self._timeout = (settings.timeout, settings.timeout)
         self.session = requests.Session()
         # One pool sized for the thread pool; pool_block makes extra threads wait for a
-        # connection instead of opening throw-away ones. No urllib3 retries: ours below.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency, max_retries=0, pool_block=True)
+        # connection instead of opening throw-away ones.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency, max_retries=self.retry, pool_block=True)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = self.USER_AGENT
@@ -339,37 +314,37 @@ class TmdbClient:
         obj._get_params = self._params  # never reads tmdbsimple.API_KEY
         return obj
 
-    # -- one logical call, with retries -------------------------------------------------
-    def _attempt(self, fn: Callable[[], Any], validate: Callable[[Any], str] | None) -> _Attempt:
+    # -- one logical call ---------------------------------------------------------------
+    def _attempt(self, label: str, fn: Callable[[], Any], validate: Callable[[Any], str] | None) -> dict[str, Any] | Exception:
+        """One tmdbsimple call: the data, a retryable failure (a urllib3 error) or a TmdbError.
+
+        The session already retried statuses and transport errors; what reaches this
+        point is final, except a body that broke after the status line or is not the
+        JSON object expected.
+        """
         try:
             data = fn()
-        except requests.HTTPError as exc:
-            response = exc.response
-            status = response.status_code if response is not None else 0
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-            return _Attempt("http", status=status, retry_after=retry_after, reason=f"HTTP {status}")
-        except requests.Timeout as exc:
-            return _Attempt("timeout", reason=f"timeout ({type(exc).__name__})")
-        except requests.ConnectionError as exc:
-            return _Attempt("connection", reason=f"connection error ({type(exc).__name__})")
+        except requests.HTTPError as exc:  # a status the policy never retries: 401, 404, other 4xx
+            status = exc.response.status_code if exc.response is not None else 0
+            count_response(status)
+            return _status_error(label, status)
         except requests.exceptions.JSONDecodeError:
-            return _Attempt("malformed", reason="malformed JSON body")
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
-            return _Attempt("fatal", reason=f"invalid TMDB URL ({type(exc).__name__})")
+            return UnusableBody("malformed JSON body")
         except requests.RequestException as exc:
-            return _Attempt("transport", reason=f"transport error ({type(exc).__name__})")
-        except ValueError:
-            return _Attempt("malformed", reason="malformed JSON body")
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, MaxRetryError):  # the policy counted every attempt it made
+                attempts = self.settings.max_retries + 1
+                return TmdbRequestError(f"{label}: gave up after {attempts} attempts (last: {describe_failure(cause.reason)})")
+            if isinstance(cause, Urllib3Error):  # the body broke off after the headers
+                return cause
+            return TmdbError(f"{label}: request failed ({type(exc).__name__})")
         if not isinstance(data, dict):
-            return _Attempt("malformed", reason="response is not a JSON object")
+            return UnusableBody("response is not a JSON object")
         problem = validate(data) if validate else ""
         if problem:
-            return _Attempt("malformed", reason=problem)
-        return _Attempt("ok", data=data)
-
-    def _backoff(self, attempt: int) -> float:
-        with self._rng_lock:
-            return backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_max, self._rng)
+            return UnusableBody(problem)
+        count_response(200)
+        return data
 
     def call(
         self,
@@ -379,54 +354,32 @@ class TmdbClient:
         stats: RequestStats | None = None,
         validate: Callable[[Any], str] | None = None,
     ) -> dict[str, Any]:
-        """Run ``fn`` (one tmdbsimple call) under the rate limit, retrying transient faults.
+        """Run ``fn`` (one tmdbsimple call) under the rate limit and the retry policy.
 
         ``label`` names the endpoint in errors (a path, never a URL with its query).
         Raises TmdbAuthError (401), TmdbNotFound (404) or TmdbRequestError. Exceptions are
         raised outside ``except`` blocks so no library exception (whose text may hold
         the URL with ``api_key``) is chained onto them.
         """
-        counters = [self.stats] + ([stats] if stats is not None else [])
-
-        def count(key: str) -> None:
-            for c in counters:
-                c.add(key)
-
-        attempts = self.settings.max_retries + 1
-        last_reason = ""
-        for attempt in range(1, attempts + 1):
+        # Kept by hand: urllib3's Retry judges statuses and transport, never bodies; this loop retries a broken body.
+        retry = self.retry  # the session's policy, with its own budget of max_retries here
+        with counting_into(self.stats, stats):
             self.bucket.acquire()
-            count("requests")
-            result = self._attempt(fn, validate)
-            if result.kind == "ok":
-                count("status_200")
-                return result.data
-            delay: float | None = None
-            if result.kind == "http":
-                status = result.status
-                count(f"status_{status}")
-                if status == 401:
-                    raise TmdbAuthError(AUTH_REJECTED_MESSAGE)
-                if status == 404:
-                    raise TmdbNotFound(f"{label}: not found (HTTP 404)")
-                if status == 429:
-                    count("throttled")
-                    if result.retry_after is not None:
-                        delay = min(result.retry_after, self.settings.max_retry_after)
-                        with self._rng_lock:
-                            delay += delay * 0.1 * self._rng.random()  # jitter, never shorter
-                        self.bucket.pause(delay)  # every thread backs off, not just this one
-                elif not (status >= 500 or status == 408):
-                    raise TmdbRequestError(f"{label}: HTTP {status}", status=status)
-            elif result.kind == "fatal":
-                raise TmdbError(f"{label}: {result.reason}")
-            else:
-                count(result.kind)
-            last_reason = result.reason
-            if attempt < attempts:
-                count("retries")
-                self._sleep(delay if delay is not None else self._backoff(attempt))
-        raise TmdbRequestError(f"{label}: gave up after {attempts} attempts (last: {last_reason})")
+            while True:
+                outcome = self._attempt(label, fn, validate)
+                if isinstance(outcome, dict):
+                    return outcome
+                if isinstance(outcome, TmdbError):
+                    raise outcome
+                failure: TmdbRequestError | None = None
+                try:
+                    retry = retry.increment("GET", label, error=outcome)
+                except MaxRetryError:
+                    attempts = self.settings.max_retries + 1
+                    failure = TmdbRequestError(f"{label}: gave up after {attempts} attempts (last: {describe_failure(outcome)})")
+                if failure is not None:
+                    raise failure
+                retry.sleep()
 
     # -- endpoints ----------------------------------------------------------------------
     def genres(self, *, stats: RequestStats | None = None) -> list[dict[str, Any]]:
@@ -475,11 +428,16 @@ class TmdbClient:
             validate=check,
         )
 
-    def redact(self, text: object) -> str:
-        return redact(text, self._secrets)
-
     def close(self) -> None:
         self.session.close()
+
+
+def _status_error(label: str, status: int) -> TmdbError:
+    if status == 401:
+        return TmdbAuthError(AUTH_REJECTED_MESSAGE)
+    if status == 404:
+        return TmdbNotFound(f"{label}: not found (HTTP 404)")
+    return TmdbRequestError(f"{label}: HTTP {status}", status=status)
 
 
 # ---------------------------------------------------------------------------------------
@@ -530,7 +488,7 @@ class _Slice:
 
 
 class TmdbCatalogSource:
-    """The ``CatalogSource`` for live TMDB (see ``sources.base``)."""
+    """The ``CatalogSource`` for live TMDB (see ``ingestion.records``)."""
 
     name = "tmdb"
 
@@ -541,17 +499,15 @@ class TmdbCatalogSource:
         client: TmdbClient | None = None,
         poster_downloader: PosterDownloader | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings or (client.settings if client else TmdbSettings.from_env())
-        self.client = client or TmdbClient(self.settings, sleep=sleep)
+        self.client = client or TmdbClient(self.settings, sleep=sleep, clock=clock)
         self._sleep = sleep
+        self._clock = clock
         self._posters = poster_downloader
         self._genres: list[dict[str, Any]] | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "TmdbCatalogSource":
-        return cls(TmdbSettings.from_env(env, **overrides))
 
     # -- helpers ------------------------------------------------------------------------
     def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -747,7 +703,9 @@ class TmdbCatalogSource:
                     max_retries=s.poster_max_retries,
                     backoff_base=s.backoff_base,
                     backoff_max=s.backoff_max,
+                    max_retry_after=s.max_retry_after,
                     sleep=self._sleep,
+                    clock=self._clock,
                 )
             return self._posters
 
@@ -756,10 +714,6 @@ class TmdbCatalogSource:
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.name, **self.settings.describe()}
-
-    def with_settings(self, **changes: Any) -> "TmdbCatalogSource":
-        """A new source with some settings changed (e.g. a different rate limit)."""
-        return TmdbCatalogSource(replace(self.settings, **changes), sleep=self._sleep)
 
     def close(self) -> None:
         self.client.close()

@@ -27,7 +27,7 @@ from genre_pipeline.defs.ingestion.resources import TmdbResource
 from genre_pipeline.defs.resources import HomeResource
 from genre_pipeline.storage.home import Home
 from genre_pipeline.ingestion.snapshot import SnapshotCatalogSource
-from genre_pipeline_tests.support.fake_tmdb import FakeTmdb
+from genre_pipeline.ingestion.replay import TmdbReplayServer as FakeTmdb
 from genre_pipeline_tests.support.tmdb_fixtures import TMDB_GENRES, make_movies, make_posters, tiny_jpeg
 
 KEY = "v3key-DO-NOT-LEAK-5f1e2d3c4b5a"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from genre_pipeline.ingestion.records import SourceError
 from genre_pipeline.ingestion.imdb import (
     compare_genres,
+    describe_source,
     map_imdb_genres,
     read_title_basics,
     unmapped_genre_counts,
@@ -99,8 +102,55 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         read_title_basics(tmp_path / "absent.tsv.gz")
     wrong = tmp_path / "wrong.tsv"
     wrong.write_text("a\tb\n1\t2\n")
-    with pytest.raises(SourceError, match="header lacks"):
+    with pytest.raises(SourceError, match="wrong.tsv: header lacks"):
         read_title_basics(wrong)
+    empty = tmp_path / "empty.tsv.gz"
+    empty.write_bytes(gzip.compress(b""))
+    with pytest.raises(SourceError, match="empty.tsv.gz: empty file"):
+        read_title_basics(empty)
+    corrupt = tmp_path / "corrupt.tsv.gz"
+    packed = bytearray(gzip.compress(BODY))
+    packed[-8] ^= 0xFF  # the CRC of the data no longer matches
+    corrupt.write_bytes(bytes(packed))
+    with pytest.raises(SourceError, match=r"corrupt.tsv.gz:12: corrupt gzip stream \(CRC check failed"):
+        read_title_basics(corrupt)
+
+
+def test_truncated_gzip_keeps_every_complete_line_and_says_so(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    packed = gzip.compress(BODY)
+    cut = packed[: len(packed) * 2 // 3]
+    path = tmp_path / "title.basics.tsv.gz"
+    path.write_bytes(cut)
+    # what a decompressor can get out of the bytes that arrived, up to its last newline
+    readable = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut)
+    complete = readable[: readable.rindex(b"\n") + 1].decode().splitlines()
+    assert 2 < len(complete) < len(ROWS) + 1  # the cut is mid-file
+    frame, stats = read_title_basics(path, title_types=["movie", "short", "tvSeries"])
+    expected = [line.split("\t")[0] for line in complete[1:] if line.startswith("tt")]
+    assert list(frame["imdb_id"]) == expected
+    assert stats.lines == len(complete) - 1
+    assert stats.truncated == (
+        f"{path}: gzip stream ends early after line {len(complete)} (truncated file); every line before it was read"
+    )
+    assert stats.quarantined[-1].line == len(complete) + 1 and "truncated" in stats.quarantined[-1].reason
+    assert stats.as_dict()["truncated"] == stats.truncated
+    assert stats.truncated in caplog.text
+
+    header_only = tmp_path / "cut-early.tsv.gz"
+    header_only.write_bytes(packed[:12])
+    with pytest.raises(SourceError, match="cut-early.tsv.gz: gzip stream ends before the header line"):
+        read_title_basics(header_only)
+
+
+def test_windows_line_endings_and_sources_shown_without_secrets(tmp_path):
+    path = tmp_path / "crlf.tsv"
+    path.write_bytes(BODY.replace(b"\n", b"\r\n"))
+    check_frame(*read_title_basics(path))
+    assert describe_source("https://user:pw@example.org/title.basics.tsv.gz?token=abc#x") == (
+        "https://example.org/title.basics.tsv.gz"
+    )
+    assert describe_source(path) == str(path)
 
 
 def test_genre_mapping():

@@ -1,4 +1,4 @@
-"""Poster downloader against the fake TMDB image CDN on 127.0.0.1."""
+"""Poster downloader against the TMDB replay server's image CDN on 127.0.0.1 (waits on a virtual clock)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from genre_pipeline.ingestion.posters import PosterDownloader, image_bytes_problem
-from genre_pipeline_tests.support.fake_tmdb import FakeTmdb
-from genre_pipeline_tests.support.tmdb_fixtures import TMDB_GENRES, make_movies, make_posters, tiny_jpeg
+from genre_pipeline.ingestion.replay import TmdbReplayServer
+from genre_pipeline_tests.support.tmdb_fixtures import TMDB_GENRES, FakeClock, make_movies, make_posters, tiny_jpeg
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,15 @@ def catalog():
 @pytest.fixture
 def fake(catalog):
     movies, posters = catalog
-    with FakeTmdb(movies, TMDB_GENRES, posters) as server:
+    with TmdbReplayServer(movies, TMDB_GENRES, posters) as server:
         yield server
 
 
-def downloader(fake, **kwargs) -> PosterDownloader:
+def downloader(fake, clock: FakeClock | None = None, **kwargs) -> PosterDownloader:
+    clock = clock or FakeClock()
     values = dict(concurrency=4, rate_limit=1000, backoff_base=0.01, backoff_max=0.02, max_retries=2, timeout=2.0)
     values.update(kwargs)
-    return PosterDownloader(fake.image_base_url, **values)
+    return PosterDownloader(fake.image_base_url, sleep=clock.sleep, clock=clock, **values)
 
 
 def poster_paths(catalog):
@@ -95,7 +96,7 @@ def test_truncated_and_non_image_bodies_are_retried_then_failed_never_kept(fake,
 def test_invalid_file_on_disk_is_replaced(fake, catalog, tmp_path):
     path = next(p for p in poster_paths(catalog) if p)
     name = path.rsplit("/", 1)[-1]
-    good = fake._snapshot().posters[name]
+    good = fake.poster(name)
     (tmp_path / name).write_bytes(good[: len(good) // 2])  # e.g. from an old, non-atomic tool
     with downloader(fake) as dl:
         (result,) = dl.fetch([path], tmp_path)
@@ -114,12 +115,29 @@ def test_throttled_cdn_retry_after_is_honoured(fake, catalog, tmp_path):
     path = next(p for p in poster_paths(catalog) if p)
     fake.add_fault("/t/p/*", "429", count=2, retry_after=2)
     fake.add_fault("/t/p/*", "500", count=1)
-    sleeps: list[float] = []
-    with downloader(fake, sleep=sleeps.append, max_retries=3) as dl:
+    clock = FakeClock()
+    with downloader(fake, clock, max_retries=3) as dl:
         (result,) = dl.fetch([path], tmp_path)
+        stats = dl.stats.as_dict()
     assert result.status == "fetched"
-    assert sum(1 for s in sleeps if s >= 2) >= 2  # both 429s waited their Retry-After
+    # each 429 pauses the bucket 2 s and the retry takes the next token (1 ms at 1000/s);
+    # after three failures in a row urllib3's backoff (0.04 s + jitter) is capped at 0.02 s
+    assert clock.sleeps == pytest.approx([2.001, 2.001, 0.02])
+    assert stats == {"fetched": 1, "requests": 4, "retries": 3, "status_200": 1, "status_429": 2, "status_500": 1, "throttled": 2}
     assert fake.count("/t/p/*") == 4
+
+
+def test_persistent_failure_and_refused_status_are_reported(fake, catalog, tmp_path):
+    first, second = [p for p in poster_paths(catalog) if p][:2]
+    fake.add_fault(f"/t/p/w500{first}", "503", count=None)
+    fake.add_fault(f"/t/p/w500{second}", "401", count=None)  # not a status worth retrying
+    with downloader(fake, concurrency=1) as dl:
+        results = dl.fetch([first, second], tmp_path)
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert results[0].reason == "gave up after 3 attempts: too many 503 error responses"
+    assert results[1].reason == "HTTP 401"
+    assert fake.count(f"/t/p/w500{first}") == 3 and fake.count(f"/t/p/w500{second}") == 1
+    assert only_files(tmp_path) == []
 
 
 def test_image_validation():

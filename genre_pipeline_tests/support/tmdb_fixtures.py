@@ -1,43 +1,23 @@
-"""Tiny, deterministic TMDB-shaped catalogs for tests and benchmarks (no ../shared).
+"""Tiny, deterministic TMDB-shaped catalogs and a virtual clock for the TMDB tests.
 
-A catalog is what a snapshot directory holds: ``movies.jsonl(.gz)`` (TMDB ``/movie/{id}``
-details objects), ``genres.json`` (the ``/genre/movie/list`` response) and ``posters/``
-(small real JPEGs named by the basename of ``poster_path``). Titles deliberately include
+A catalog is a list of TMDB ``/movie/{id}`` details objects plus poster bytes by file name
+(small real JPEGs named by the basename of ``poster_path``), ready for
+``genre_pipeline.ingestion.replay.TmdbReplayServer``. Titles deliberately include
 path-hostile characters, so any code that derived a file name from a title would show.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
-import json
 import random
-from pathlib import Path
+import threading
 from typing import Any
 
 from PIL import Image
 
-TMDB_GENRES: list[dict[str, Any]] = [
-    {"id": 28, "name": "Action"},
-    {"id": 12, "name": "Adventure"},
-    {"id": 16, "name": "Animation"},
-    {"id": 35, "name": "Comedy"},
-    {"id": 80, "name": "Crime"},
-    {"id": 99, "name": "Documentary"},
-    {"id": 18, "name": "Drama"},
-    {"id": 10751, "name": "Family"},
-    {"id": 14, "name": "Fantasy"},
-    {"id": 36, "name": "History"},
-    {"id": 27, "name": "Horror"},
-    {"id": 10402, "name": "Music"},
-    {"id": 9648, "name": "Mystery"},
-    {"id": 10749, "name": "Romance"},
-    {"id": 878, "name": "Science Fiction"},
-    {"id": 10770, "name": "TV Movie"},
-    {"id": 53, "name": "Thriller"},
-    {"id": 10752, "name": "War"},
-    {"id": 37, "name": "Western"},
-]
+from genre_pipeline.demo.generator import genre_list
+
+TMDB_GENRES: list[dict[str, Any]] = genre_list()
 
 _AWKWARD_TITLES = ["AC/DC: Live", "../../etc/passwd", "Amélie", "Spinal Tap: 11", "Who? What?", ".hidden"]
 
@@ -110,31 +90,21 @@ def make_posters(movies: list[dict[str, Any]]) -> dict[str, bytes]:
     return out
 
 
-def write_snapshot(
-    dest: str | Path,
-    movies: list[dict[str, Any]],
-    *,
-    genres: list[dict[str, Any]] | None = None,
-    posters: dict[str, bytes] | None = None,
-    gz: bool = True,
-) -> Path:
-    """Write a snapshot directory (movies.jsonl[.gz], genres.json, posters/)."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    body = "".join(json.dumps(m, sort_keys=True) + "\n" for m in movies).encode("utf-8")
-    if gz:
-        (dest / "movies.jsonl.gz").write_bytes(gzip.compress(body, mtime=0))
-    else:
-        (dest / "movies.jsonl").write_bytes(body)
-    (dest / "genres.json").write_text(json.dumps({"genres": genres or TMDB_GENRES}, indent=1), encoding="utf-8")
-    if posters:
-        (dest / "posters").mkdir(exist_ok=True)
-        for name, data in posters.items():
-            (dest / "posters" / name).write_bytes(data)
-    return dest
+class FakeClock:
+    """Virtual time for ``clock=`` / ``sleep=``: sleeping records the wait and, unless frozen, advances."""
 
+    def __init__(self, *, frozen: bool = False) -> None:
+        self.now = 100.0
+        self.frozen = frozen
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
 
-def build_snapshot(dest: str | Path, n_movies: int, *, seed: int = 0, **kwargs: Any) -> Path:
-    """A complete snapshot of ``n_movies`` movies with posters, in one call."""
-    movies = make_movies(n_movies, seed=seed, **kwargs)
-    return write_snapshot(dest, movies, posters=make_posters(movies))
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            if not self.frozen:
+                self.now += seconds

@@ -1,8 +1,8 @@
 """VGG16 poster-embedding benchmarks: batched pipeline vs the tutorial's loop, and peak memory.
 
 Throughput: the tutorial embeds posters one at a time (load, resize to 224, ``predict`` on a
-batch of one, flatten, float64). :func:`tutorial_loop` reproduces that loop in torch (NCHW,
-fp32, ``no_grad``, batch of one) and is timed against :class:`PosterEmbedder` (batches,
+batch of one, flatten, float64). :func:`tutorial_loop` reproduces that loop with torchvision's
+VGG16 (NCHW, fp32, ``no_grad``, batch of one) and is timed against :class:`PosterEmbedder` (batches,
 channels-last, ``inference_mode``, decode overlapped, bf16 where native) on the *same*
 posters with the *same* weights; rounds alternate loop / batched so machine load hits both
 alike, and the best round of each is compared. The outputs are checked to agree, which
@@ -56,15 +56,16 @@ def tutorial_loop(paths, module, image_size: int) -> np.ndarray:
     """The tutorial's per-poster loop: one image at a time, NCHW fp32, flatten pool5, float64."""
     import torch
 
-    from genre_pipeline.features.vgg16 import IMAGENET_MEAN, IMAGENET_STD, load_poster_array
+    from torchvision.transforms.v2 import functional as F
 
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    from genre_pipeline.features.vgg16 import imagenet_preset, load_poster_array
+
+    preset = imagenet_preset()
     rows = []
     for path in paths:
         image = load_poster_array(path, image_size)
-        x = torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
-        x = (x - mean) / std
+        x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).contiguous()
+        x = F.normalize(F.to_dtype(x, torch.float32, scale=True), mean=preset.mean, std=preset.std)
         with torch.no_grad():
             out = module(x)
         rows.append(out.mean(dim=(2, 3)).numpy().astype(np.float64)[0])
@@ -73,7 +74,7 @@ def tutorial_loop(paths, module, image_size: int) -> np.ndarray:
 
 def throughput(n_posters: int = 48, image_size: int = 224, batch_size: int = 16, rounds: int = 2) -> dict:
     """Posters/second of the tutorial loop and of the batched pipeline, same posters and weights."""
-    from genre_pipeline.features.vgg16 import PosterEmbedder, build_vgg16_features, configure_torch_threads
+    from genre_pipeline.features.vgg16 import PosterEmbedder, build_vgg16_features, configure_torch_threads, cpu_has_native_bf16
 
     paths, source = _poster_paths(n_posters)
     config = _weights_config(image_size=image_size, batch_size=batch_size, layer="gap")
@@ -102,6 +103,7 @@ def throughput(n_posters: int = 48, image_size: int = 224, batch_size: int = 16,
         "image_size": image_size,
         "batch_size": batch_size,
         "precision": embedder.precision,
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "device": embedder.device,
         "torch_threads": threads,
         "loop_posters_per_s": round(len(paths) / loop_best, 3),

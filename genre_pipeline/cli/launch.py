@@ -182,6 +182,8 @@ class _Progress:
                 line = f"  ✓ {step} ({time.monotonic() - self.started.get(step, time.monotonic()):.1f}s)"
             elif kind == "STEP_FAILURE":
                 line = f"  ✗ {step} FAILED: {_root_cause(event.event_specific_data.error)}"
+            elif kind == "RESOURCE_INIT_FAILURE":
+                line = f"  ✗ {step or 'run'} could not start: {_root_cause(event.event_specific_data.error)}"
             elif kind == "ASSET_CHECK_EVALUATION":
                 data = event.event_specific_data
                 status = "passed" if data.passed else "FAILED"
@@ -279,6 +281,8 @@ def _outcome(instance: dg.DagsterInstance, run_id: str, seconds: float) -> RunOu
                 ids = data.metadata.get("offending_ids")
                 detail = f" (offending ids: {ids.value})" if ids is not None and ids.value not in ("[]", "") else ""
                 outcome.failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}{detail}")
+        elif kind == DagsterEventType.RESOURCE_INIT_FAILURE and event.event_specific_data.error is not None:
+            outcome.failures.append(_root_cause(event.event_specific_data.error))
         elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.ENGINE_EVENT):
             error = entry.error_info or getattr(event.event_specific_data, "error", None)
             if error is not None:

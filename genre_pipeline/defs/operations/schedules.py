@@ -76,5 +76,3 @@ def build_recent_years_schedule(years: int = RECENT_YEARS) -> dg.ScheduleDefinit
 
     return weekly_recent_years_refresh
 
-
-weekly_recent_years_refresh = build_recent_years_schedule()

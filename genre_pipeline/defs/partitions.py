@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from genre_pipeline.ingestion.records import UNDATED
+from genre_pipeline.ingestion.records import FIRST_YEAR, LAST_YEAR, UNDATED
 
-FIRST_YEAR = 1874
-LAST_YEAR = 2030
 YEAR_KEYS = [str(year) for year in range(FIRST_YEAR, LAST_YEAR + 1)]
 
 release_year_partitions = dg.StaticPartitionsDefinition([*YEAR_KEYS, UNDATED])

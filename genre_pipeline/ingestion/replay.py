@@ -25,6 +25,12 @@ with status 200), ``truncate`` (the first half of an image), ``html`` (an HTML p
 instead of an image), ``drop`` (closes the connection without answering). Every request
 is logged (time, path, query without the key, kind of credentials) so callers can count
 requests per path. The server never prints a request: URLs carry keys.
+
+Records are served as they are, malformed ones included (a title that is a number, a
+genre whose id is null, an id beyond int64, a date that is not a date): only an integer
+``id`` is needed, to answer ``/movie/{id}``. ``from_snapshot(..., serve_invalid=True)``
+(``--serve-invalid``) serves every JSON object line of a snapshot that has one, so the
+live client meets the same damaged records the snapshot reader quarantines.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from genre_pipeline.ingestion.records import poster_basename
-from genre_pipeline.ingestion.snapshot import find_movies_file, parse_movie_lines, read_genre_list
+from genre_pipeline.ingestion.snapshot import LineReader, find_movies_file, parse_line, read_genre_list, read_movie_file
 
 STATUS_FAULTS = {"401": 401, "429": 429, "500": 500, "502": 502, "503": 503, "504": 504}
 FAULT_KINDS = (*STATUS_FAULTS, "slow", "malformed", "truncate", "html", "drop")
@@ -120,7 +126,7 @@ class TmdbReplayServer:
         self.changes_page_size = changes_page_size
         self._address = ("127.0.0.1", port)
         folder = Path(posters_dir) if posters_dir is not None else None
-        self._catalog = _Catalog({int(m["id"]): dict(m) for m in movies}, list(genres), dict(posters or {}), folder)
+        self._catalog = _Catalog({_served_id(m): dict(m) for m in movies}, list(genres), dict(posters or {}), folder)
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
@@ -130,15 +136,20 @@ class TmdbReplayServer:
         self._server: ThreadingHTTPServer | None = None
 
     @classmethod
-    def from_snapshot(cls, snapshot_dir: str | Path, **kwargs: Any) -> "TmdbReplayServer":
+    def from_snapshot(cls, snapshot_dir: str | Path, *, serve_invalid: bool = False, **kwargs: Any) -> "TmdbReplayServer":
         """Serve a snapshot directory (``movies.jsonl[.gz]``, ``genres.json``, ``posters/``).
 
-        Lines the snapshot reader quarantines are not served; a record listed twice is
-        served as its later line.
+        Lines the snapshot reader quarantines are not served, unless ``serve_invalid``:
+        then every JSON object line with an integer ``id`` is, whatever else is wrong with
+        it. A record listed twice is served as its later line.
         """
         root = Path(snapshot_dir)
-        records, _ = parse_movie_lines(find_movies_file(root))
-        movies = [{k: v for k, v in record.items() if k != "_line"} for record in records]
+        path = find_movies_file(root)
+        if serve_invalid:
+            values = (parse_line(data)[0] for _, data in LineReader(path))
+            movies = [v for v in values if isinstance(v, dict) and _has_int_id(v)]
+        else:
+            movies = [valid.record for valid in read_movie_file(path).records]
         return cls(movies, read_genre_list(root), posters_dir=root / "posters", **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -300,17 +311,17 @@ class TmdbReplayServer:
         with self._lock:
             movies = list(self._catalog.movies.values())
         for movie in movies:
-            date = movie.get("release_date") or ""
+            date = _release_date(movie)
             if len(date) < 10 or (year and date[:4] != year) or (gte and date < gte) or (lte and date > lte):
                 continue
-            genres = {g["id"] for g in movie.get("genres") or []}
+            genres = {g for g in _genre_ids(movie) if isinstance(g, int)}
             if with_ids and not (genres & with_ids if with_any else with_ids <= genres):
                 continue
             if without_ids and genres & without_ids:
                 continue
             selected.append(movie)
         if query.get("sort_by", "popularity.desc") == "popularity.desc":
-            selected.sort(key=lambda m: (-float(m.get("popularity") or 0), m["id"]))
+            selected.sort(key=lambda m: (-_popularity(m), m["id"]))
         else:
             selected.sort(key=lambda m: m["id"])
         return selected
@@ -334,14 +345,42 @@ class _QuietServer(ThreadingHTTPServer):
         return
 
 
+def _has_int_id(movie: dict[str, Any]) -> bool:
+    return isinstance(movie.get("id"), int) and not isinstance(movie.get("id"), bool)
+
+
+def _served_id(movie: Any) -> int:
+    """The id a record is served under: its ``id``, which must be an integer (any size)."""
+    if not (isinstance(movie, dict) and _has_int_id(movie)):
+        raise ValueError(f"a replayed record needs an integer 'id', got {str(movie)[:80]}")
+    return movie["id"]
+
+
+def _release_date(movie: dict[str, Any]) -> str:
+    value = movie.get("release_date")
+    return value if isinstance(value, str) else ""
+
+
+def _genre_ids(movie: dict[str, Any]) -> list[Any]:
+    """The ids in a record's ``genres``, as they are (a malformed record's may be null)."""
+    genres = movie.get("genres")
+    return [g.get("id") for g in genres if isinstance(g, dict)] if isinstance(genres, list) else []
+
+
+def _popularity(movie: dict[str, Any]) -> float:
+    value = movie.get("popularity")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else 0.0
+
+
 def _summary(movie: dict[str, Any]) -> dict[str, Any]:
     """The shape of one item in a discover page (TMDB's "movie list result")."""
     return {
         "id": movie["id"],
         "title": movie.get("title"),
         "original_title": movie.get("original_title"),
-        "release_date": movie.get("release_date") or "",
-        "genre_ids": [g["id"] for g in movie.get("genres") or []],
+        "release_date": _release_date(movie),
+        "genre_ids": _genre_ids(movie),
         "popularity": movie.get("popularity", 0.0),
         "poster_path": movie.get("poster_path"),
         "overview": movie.get("overview", ""),
@@ -501,7 +540,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _discover_page(self) -> None:
         owner = self.owner
-        page = int(self._query["page"]) if self._query.get("page", "1").isdigit() else 0
+        page_text = self._query.get("page", "1")  # TMDB's default page is 1
+        page = int(page_text) if page_text.isdigit() else 0
         if page < 1 or page > owner.max_pages:
             self._json(400, {"success": False, "errors": [f"page must be less than or equal to {owner.max_pages}"]})
             return
@@ -535,8 +575,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    parser.add_argument("--serve-invalid", action="store_true",
+                        help="also serve lines the snapshot reader quarantines (any JSON object with an integer id)")
     args = parser.parse_args(argv)
-    server = TmdbReplayServer.from_snapshot(args.snapshot, api_key=args.api_key, latency=args.latency, port=args.port)
+    server = TmdbReplayServer.from_snapshot(args.snapshot, serve_invalid=args.serve_invalid, api_key=args.api_key,
+                                            latency=args.latency, port=args.port)
     with server:
         print(f"replaying {len(server.movies())} movies from {args.snapshot}", flush=True)
         print(f"TMDB_API_BASE_URL={server.api_base_url}", flush=True)

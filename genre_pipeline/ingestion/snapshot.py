@@ -8,9 +8,15 @@ snapshot is a documented, replayable directory::
       genres.json                      the /genre/movie/list response
       posters/                         optional; files named by basename(poster_path)
 
-Bad lines (malformed JSON, not an object, no integer ``id``) never stop the read and are
-never dropped silently: each becomes a :class:`QuarantinedLine` naming ``file:line`` and
-the reason, and the good lines are kept.
+The movie file is read as bytes and split on newlines; each line is decoded on its own,
+so one bad line costs only itself. Every line ends as exactly one of: a record (passed
+``records.validate_record`` and filed under its release year or ``undated``), a
+:class:`QuarantinedLine` naming ``file:line``, the field and the reason (not UTF-8, not
+JSON, not an object, a field that does not fit the schema), or a blank line (skipped and
+counted). A UTF-8 byte-order mark and a CR before the newline are ignored. A gzip file
+that breaks off (truncated or corrupt) keeps every complete line before the break and
+quarantines the rest as one entry that says so; a file that cannot be read at all fails
+with an error naming it.
 """
 
 from __future__ import annotations
@@ -18,24 +24,32 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import zlib
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import ValidationError
 
 from genre_pipeline.storage.atomic import atomic_write
 from genre_pipeline.ingestion.records import (
+    RAW_PREVIEW_CHARS,
+    Genre,
+    LineTally,
     PosterFetch,
     QuarantinedLine,
     SourceError,
+    ValidRecord,
     YearFetch,
     poster_basename,
-    release_year_key,
+    validate_record,
 )
 
 MOVIE_FILES = ("movies.jsonl", "movies.jsonl.gz")
-RAW_PREVIEW_CHARS = 300
+BOM = b"\xef\xbb\xbf"
 
 
 def find_movies_file(snapshot_dir: Path) -> Path:
@@ -54,58 +68,131 @@ def find_movies_file(snapshot_dir: Path) -> Path:
     )
 
 
-def parse_movie_lines(path: Path) -> tuple[list[dict[str, Any]], list[QuarantinedLine]]:
-    """Read one record per line. Returns (records in file order, quarantined lines).
+class LineReader:
+    """The lines of a movie file as bytes, numbered from 1, without the line ending.
 
-    Each good record gets ``_line`` (1-based line number) added in a copy-free way: the
-    caller strips it before storing. Blank lines are ignored.
+    A gzip stream that breaks after at least one line ends the iteration and leaves
+    ``broken`` saying why (the lines before it were all yielded); one that breaks before
+    its first line, or a file that cannot be read, raises a SourceError naming the file.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
-    records: list[dict[str, Any]] = []
-    bad: list[QuarantinedLine] = []
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-            line_no = 0
-            while True:
-                try:
-                    line = handle.readline()
-                except UnicodeDecodeError as exc:
-                    raise SourceError(f"{path}:{line_no + 1}: not UTF-8 text ({exc.reason})") from exc
-                if not line:
-                    break
-                line_no += 1
-                text = line.strip()
-                if not text:
-                    continue
-                record, reason = _parse_record(text)
-                if record is None:
-                    bad.append(QuarantinedLine(str(path), line_no, reason, text[:RAW_PREVIEW_CHARS]))
-                    continue
-                record["_line"] = line_no
-                records.append(record)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise SourceError(f"cannot read snapshot file {path}: {exc}") from exc
-    return records, bad
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.broken = ""
+        self.lines = 0  # complete lines yielded
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        gzipped = self.path.suffix == ".gz"
+        failure = ""
+        try:
+            with (gzip.open(self.path, "rb") if gzipped else open(self.path, "rb")) as handle:
+                for data in handle:
+                    self.lines += 1
+                    yield self.lines, data.rstrip(b"\n").rstrip(b"\r")
+        except EOFError:  # gzip: the stream ends before its end-of-stream marker
+            failure = "gzip stream ends early (truncated file)"
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            failure = f"corrupt gzip stream ({exc})"
+        except OSError as exc:
+            raise SourceError(f"cannot read snapshot file {self.path} after line {self.lines}: {exc.strerror or exc}") from None
+        if failure and not self.lines:
+            raise SourceError(f"cannot read snapshot file {self.path}: {failure} before its first complete line")
+        self.broken = failure
 
 
-def _parse_record(text: str) -> tuple[dict[str, Any] | None, str]:
+def parse_line(data: bytes) -> tuple[Any, str]:
+    """(the JSON value of one line, '') or (None, 'record: why'); a BOM before the text is ignored."""
     try:
-        record = json.loads(text)
+        text = data.removeprefix(BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"record: not UTF-8 text ({exc.reason} at byte {exc.start + 1})"
+    try:
+        return json.loads(text), ""
     except json.JSONDecodeError as exc:
-        return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
-    if not isinstance(record, dict):
-        return None, f"expected a JSON object, got {type(record).__name__}"
-    movie_id = record.get("id")
-    if movie_id is None:
-        return None, "record has no 'id'"
-    if isinstance(movie_id, bool) or not isinstance(movie_id, int) or movie_id <= 0:
-        return None, f"'id' must be a positive integer, got {movie_id!r}"
-    genres = record.get("genres")
-    if genres is not None and not (
-        isinstance(genres, list) and all(isinstance(g, dict) and isinstance(g.get("id"), int) for g in genres)
-    ):
-        return None, "'genres' must be a list of {id, name} objects"
-    return record, ""
+        return None, f"record: malformed JSON: {exc.msg} at column {exc.colno}"
+    except ValueError as exc:  # e.g. an integer beyond the interpreter's digit limit
+        return None, f"record: malformed JSON: {exc}"
+    except RecursionError:
+        return None, "record: malformed JSON: nested too deeply"
+
+
+def preview(data: bytes) -> str:
+    """A line's text for the quarantine table (undecodable bytes replaced), truncated."""
+    return data.decode("utf-8", "replace")[:RAW_PREVIEW_CHARS]
+
+
+@dataclass
+class MovieFile:
+    """A movie file read line by line: every line is a record, a quarantined line or blank."""
+
+    path: Path
+    records: list[ValidRecord] = field(default_factory=list)  # in file order
+    quarantined: list[QuarantinedLine] = field(default_factory=list)
+    blank: int = 0
+    lines: int = 0  # as counted by the reader; a broken gzip tail counts as one line
+
+    def tally(self) -> LineTally:
+        return LineTally(str(self.path), self.lines, len(self.records), len(self.quarantined), self.blank)
+
+
+def read_movie_file(path: Path) -> MovieFile:
+    """Decode, parse and validate every line of ``path`` (``movies.jsonl`` or ``movies.jsonl.gz``)."""
+    result = MovieFile(Path(path))
+    label = str(path)
+    reader = LineReader(path)
+    for line_no, data in reader:
+        if not data.removeprefix(BOM).strip():
+            result.blank += 1
+            continue
+        value, problem = parse_line(data)
+        outcome = (
+            QuarantinedLine(label, line_no, problem, preview(data))
+            if problem
+            else validate_record(value, label, line_no, preview(data))
+        )
+        (result.quarantined if isinstance(outcome, QuarantinedLine) else result.records).append(outcome)
+    result.lines = reader.lines
+    if reader.broken:
+        result.lines += 1
+        result.quarantined.append(QuarantinedLine(
+            label, reader.lines + 1, f"record: {reader.broken}; the {reader.lines} lines before it were read"))
+    return result
+
+
+def read_genre_list(snapshot_dir: Path) -> list[dict[str, Any]]:
+    """The ``genres`` list from ``genres.json`` (TMDB's /genre/movie/list response)."""
+    path = Path(snapshot_dir) / "genres.json"
+    if not path.is_file():
+        raise SourceError(f"snapshot directory {snapshot_dir} has no genres.json")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.removeprefix(BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: not UTF-8 text ({exc.reason})") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # an integer beyond the digit limit, deep nesting
+        raise SourceError(f"{path}: malformed JSON: {exc}") from None
+    genres = payload.get("genres") if isinstance(payload, dict) else None
+    if not isinstance(genres, list):
+        raise SourceError(f"{path}: expected an object with a 'genres' list")
+    for index, genre in enumerate(genres):
+        try:
+            named = isinstance(Genre.model_validate(genre).name, str)
+        except ValidationError:
+            named = False
+        if not named:
+            raise SourceError(
+                f"{path}: genres[{index}] must be an object with an integer 'id' (1 to 2**63-1) and a string 'name', "
+                f"got {json.dumps(genre)[:80]}"
+            )
+    return genres
 
 
 def image_problem(path: Path) -> str:
@@ -118,52 +205,35 @@ def image_problem(path: Path) -> str:
     return ""
 
 
-def read_genre_list(snapshot_dir: Path) -> list[dict[str, Any]]:
-    """The ``genres`` list from ``genres.json`` (TMDB's /genre/movie/list response)."""
-    path = Path(snapshot_dir) / "genres.json"
-    if not path.is_file():
-        raise SourceError(f"snapshot directory {snapshot_dir} has no genres.json")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot read {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}") from exc
-    genres = payload.get("genres") if isinstance(payload, dict) else None
-    if not isinstance(genres, list):
-        raise SourceError(f"{path}: expected an object with a 'genres' list")
-    for index, genre in enumerate(genres):
-        if not (isinstance(genre, dict) and isinstance(genre.get("id"), int) and isinstance(genre.get("name"), str)):
-            raise SourceError(f"{path}: genres[{index}] must be an object with integer 'id' and string 'name'")
-    return genres
-
-
 class SnapshotCatalogSource:
     """CatalogSource over a snapshot directory. Parses the movie file once per instance."""
 
     def __init__(self, snapshot_dir: str | Path, name: str = "snapshot"):
         self.snapshot_dir = Path(snapshot_dir).expanduser().resolve()
         self.name = name
-        self._by_year: dict[str, list[dict[str, Any]]] | None = None
-        self._quarantined: list[QuarantinedLine] = []
-        self._movies_file: Path | None = None
+        self._by_year: dict[str, list[ValidRecord]] | None = None
+        self._file: MovieFile | None = None
 
     # -- loading -----------------------------------------------------------------------
-    def _load(self) -> None:
-        if self._by_year is not None:
-            return
-        self._movies_file = find_movies_file(self.snapshot_dir)
-        records, bad = parse_movie_lines(self._movies_file)
-        by_year: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for record in records:
-            by_year[release_year_key(record)].append(record)
-        self._by_year = dict(by_year)
-        self._quarantined = bad
+    def _load(self) -> MovieFile:
+        if self._file is None:
+            movie_file = read_movie_file(find_movies_file(self.snapshot_dir))
+            by_year: dict[str, list[ValidRecord]] = defaultdict(list)
+            for valid in movie_file.records:
+                by_year[valid.partition].append(valid)
+            self._by_year = dict(by_year)
+            self._file = movie_file
+        return self._file
 
     @property
     def quarantined(self) -> list[QuarantinedLine]:
-        self._load()
-        return list(self._quarantined)
+        """Every quarantined line of the movie file (they belong to the file, not to a year)."""
+        return list(self._load().quarantined)
+
+    @property
+    def line_tally(self) -> LineTally:
+        """How the movie file's lines ended (records + quarantined + blank = lines)."""
+        return self._load().tally()
 
     def years(self) -> list[str]:
         """Partition keys that hold at least one record."""
@@ -176,20 +246,16 @@ class SnapshotCatalogSource:
         return read_genre_list(self.snapshot_dir)
 
     def fetch_year(self, partition_key: str) -> YearFetch:
-        self._load()
+        movie_file = self._load()
         assert self._by_year is not None
-        records = []
-        for record in self._by_year.get(partition_key, []):
-            clean = {k: v for k, v in record.items() if k != "_line"}
-            clean_seq = record["_line"]
-            records.append((clean_seq, clean))
+        filed = self._by_year.get(partition_key, [])
         return YearFetch(
             partition_key=partition_key,
-            records=[r for _, r in records],
+            records=[valid.record for valid in filed],
             # Quarantined lines belong to the file, not to a year: they are reported once
             # per run by the caller via `quarantined`, so they are not repeated here.
             quarantined=[],
-            stats={"source_seq": [seq for seq, _ in records], "file": str(self._movies_file)},
+            stats={"source_seq": [valid.line for valid in filed], "file": str(movie_file.path)},
         )
 
     def fetch_posters(self, poster_paths: list[str], dest_dir: Path) -> list[PosterFetch]:

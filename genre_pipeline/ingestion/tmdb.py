@@ -24,6 +24,9 @@ that silently dropped movies, and pickled whatever came back. Here:
   read access token the key is sent as ``Authorization: Bearer`` and is not in URLs at all.
 - discover is paged to the end; a year with more than TMDB's 500-page cap is sliced by
   month, then by genre (plus a "no genre" slice); ids are de-duplicated across slices.
+- every ``/movie/{id}`` answer, for a release year or a change re-fetch, passes
+  ``records.validate_record``: a record that does not fit the schema is quarantined as
+  ``tmdb /movie/{id}: field: why`` and costs only itself.
 """
 
 from __future__ import annotations
@@ -58,7 +61,15 @@ from genre_pipeline.ingestion.ratelimit import (
     describe_failure,
     retry_policy,
 )
-from genre_pipeline.ingestion.records import UNDATED, PosterFetch, SourceError, YearFetch
+from genre_pipeline.ingestion.records import (
+    UNDATED,
+    PosterFetch,
+    QuarantinedLine,
+    SourceError,
+    ValidRecord,
+    YearFetch,
+    validate_record,
+)
 
 DEFAULT_API_BASE_URL = "https://api.themoviedb.org/3"
 ENV_API_KEY = "TMDB_API_KEY"
@@ -408,7 +419,11 @@ class TmdbClient:
         """``/movie/{id}`` details, or None when TMDB says 404."""
 
         def check(data: dict) -> str:
-            return "" if data.get("id") == movie_id else "details response is for another id"
+            # Another integer id is a mixed-up answer (retried); any other id is the record's
+            # own fault, judged by the record validator.
+            answered = data.get("id")
+            mixed_up = isinstance(answered, int) and not isinstance(answered, bool) and answered != movie_id
+            return "details response is for another id" if mixed_up else ""
 
         try:
             return self.call(
@@ -444,9 +459,10 @@ def _status_error(label: str, status: int) -> TmdbError:
 # the catalog source
 @dataclass
 class DetailsFetch:
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # passed the record validator
     missing_ids: list[int]
     stats: dict[str, int] = field(default_factory=dict)
+    quarantined: list[QuarantinedLine] = field(default_factory=list)
 
 
 @dataclass
@@ -461,9 +477,10 @@ class ChangedRescrape:
     changed_total: int  # ids TMDB listed as changed (its whole catalog)
     change_pages: int
     in_catalog: list[int]  # the changed ids we hold
-    records: list[dict[str, Any]]  # their fresh details
+    records: list[dict[str, Any]]  # their fresh details (passed the record validator)
     missing_ids: list[int]  # changed ids TMDB now answers 404 for
     stats: dict[str, int] = field(default_factory=dict)
+    quarantined: list[QuarantinedLine] = field(default_factory=list)  # fresh details that failed it
 
 
 def _as_date(value: str | dt.date) -> dt.date:
@@ -556,9 +573,10 @@ class TmdbCatalogSource:
         summary.update(discover_info)
         summary["details_requested"] = len(ids)
         summary["records"] = len(details.records)
+        summary["quarantined"] = len(details.quarantined)
         summary["missing"] = len(details.missing_ids)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
-        return YearFetch(partition_key, details.records, missing_ids=details.missing_ids, stats=summary)
+        return YearFetch(partition_key, details.records, details.quarantined, details.missing_ids, summary)
 
     def discover_year(self, year: int, *, stats: RequestStats | None = None) -> tuple[list[int], dict[str, Any]]:
         """Every id ``/discover/movie`` lists for ``year`` (popularity order, de-duplicated)."""
@@ -633,13 +651,19 @@ class TmdbCatalogSource:
         return []
 
     def fetch_details(self, ids: Iterable[int], *, stats: RequestStats | None = None) -> DetailsFetch:
-        """``/movie/{id}`` for each id (de-duplicated, order kept); 404s become ``missing_ids``."""
+        """``/movie/{id}`` for each id (de-duplicated, order kept); 404s become ``missing_ids``.
+
+        Each answer passes the record validator; one that fails is quarantined as
+        ``tmdb /movie/{id}``.
+        """
         stats = stats or RequestStats()
         unique = list(dict.fromkeys(int(i) for i in ids))
         found = self._parallel(lambda movie_id: self.client.movie(movie_id, stats=stats), unique)
-        records = [record for record in found if record is not None]
+        checked = [validate_record(r, f"tmdb /movie/{i}") for i, r in zip(unique, found) if r is not None]
+        records = [c.record for c in checked if isinstance(c, ValidRecord)]
+        quarantined = [c for c in checked if isinstance(c, QuarantinedLine)]
         missing = [movie_id for movie_id, record in zip(unique, found) if record is None]
-        return DetailsFetch(records, missing, stats.as_dict())
+        return DetailsFetch(records, missing, stats.as_dict(), quarantined)
 
     def changed_ids(self, start_date: str | dt.date, end_date: str | dt.date | None = None) -> ChangesFetch:
         """Every movie id ``/movie/changes`` lists for ``start_date``..``end_date`` (all pages)."""
@@ -688,6 +712,7 @@ class TmdbCatalogSource:
             records=details.records,
             missing_ids=details.missing_ids,
             stats={k: int(v) for k, v in sorted(stats.items())},
+            quarantined=details.quarantined,
         )
 
     def poster_downloader(self) -> PosterDownloader:

@@ -41,6 +41,45 @@ def test_a_snapshot_replays_through_the_live_client(snapshot_factory, tmp_path):
     assert poster.status == "fetched" and poster.file.read_bytes() == tiny_jpeg(1)
 
 
+def test_malformed_records_are_served_as_they_are_and_the_client_quarantines_them(snapshot_factory):
+    folder = snapshot_factory(
+        [
+            movie(1, "Good", "2015-03-01", [28]),
+            movie(2, "Null genre id", "2015-04-01", [28]) | {"genres": [{"id": None}]},
+            movie(3, "Numeric date", "2015-01-01", [28]) | {"release_date": 20150101},
+            movie(4, "Text popularity", "2015-05-01", [28]) | {"popularity": "high", "genres": "Action"},
+            '{"id": "5", "title": "string id", "release_date": "2015-01-01"}',
+            "not json",
+            movie(2**64, "Huge id", "2015-06-01", [28]),
+            movie(6, "Bad day", "2015-13-45", [28]),
+        ]
+    )
+    with TmdbReplayServer.from_snapshot(folder) as strict:
+        assert [m["id"] for m in strict.movies()] == [1]
+    with TmdbReplayServer.from_snapshot(folder, serve_invalid=True) as server:
+        assert [m["id"] for m in server.movies()] == [1, 2, 3, 4, 6, 2**64]
+        base, key = server.api_base_url, {"api_key": "x", "primary_release_year": 2015}
+        listed = httpx.get(f"{base}/discover/movie", params=key).json()["results"]
+        assert [(r["id"], r["genre_ids"]) for r in listed] == [(1, [28]), (2, [None]), (6, [28]), (2**64, [28]), (4, [])]
+        action = httpx.get(f"{base}/discover/movie", params={**key, "with_genres": "28"}).json()["results"]
+        assert [r["id"] for r in action] == [1, 6, 2**64]
+        assert httpx.get(f"{base}/movie/{2**64}", params=key).json()["title"] == "Huge id"
+        clock = FakeClock()
+        source = TmdbCatalogSource(TmdbSettings(api_key="x", api_base_url=base, image_base_url=server.image_base_url),
+                                   sleep=clock.sleep, clock=clock)
+        try:
+            result = source.fetch_year("2015")
+        finally:
+            source.close()
+    assert [r["id"] for r in result.records] == [1]
+    assert [q.message().split(":")[:2] for q in result.quarantined] == [
+        ["tmdb /movie/2", " genres[0].id"], ["tmdb /movie/6", " release_date"], [f"tmdb /movie/{2**64}", " id"],
+        ["tmdb /movie/4", " genres"],  # then "; popularity: ..."
+    ]
+    with pytest.raises(ValueError, match="a replayed record needs an integer 'id'"):
+        TmdbReplayServer([{"id": "7"}], GENRES)
+
+
 def test_tmdb_limits_and_credentials():
     with TmdbReplayServer([movie(1, "A", "2015-03-01", [28])], GENRES, api_key="the-key", token="the-token") as server:
         base = server.api_base_url

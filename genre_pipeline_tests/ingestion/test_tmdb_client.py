@@ -287,3 +287,44 @@ def test_rescrape_touches_only_changed_movies_in_the_catalog(fake, movies):
     assert [r["id"] for r in result.records] == ours[:2] and result.missing_ids == [ours[2]]
     assert sorted(r.path for r in fake.requests) == sorted(["/3/movie/changes"] + [f"/3/movie/{i}" for i in ours])
     assert result.stats["requests"] == 4
+
+
+def test_malformed_details_are_quarantined_one_by_one(fake, movies):
+    ids = year_ids(movies, "2015")
+    damage = {ids[0]: {"genres": [{"id": None, "name": "?"}]}, ids[1]: {"title": 5}, ids[2]: {"vote_count": 2**63},
+              ids[3]: {"release_date": "2015-13-45"}}
+    for movie_id, fields in damage.items():
+        fake.update_movie(movie_id, **fields)
+    result = source_for(fake).fetch_year("2015")
+    assert sorted(r["id"] for r in result.records) == ids[4:]
+    assert sorted(q.message() for q in result.quarantined) == [  # in discover's (popularity) order
+        f"tmdb /movie/{ids[0]}: genres[0].id: must be a valid integer, got null",
+        f"tmdb /movie/{ids[1]}: title: must be a valid string, got 5",
+        f"tmdb /movie/{ids[2]}: vote_count: must be less than or equal to 9223372036854775807, got {2**63}",
+        f"tmdb /movie/{ids[3]}: release_date: '2015-13-45' is not a calendar date",
+    ]
+    assert {q.line for q in result.quarantined} == {0}
+    assert result.stats["quarantined"] == 4 and result.stats["records"] == len(ids) - 4
+
+
+def test_changed_records_pass_the_same_validator_and_a_bad_id_is_not_retried(fake, movies):
+    catalog = {m["id"] for m in movies}
+    ours = sorted(catalog)[:3]
+    fake.update_movie(ours[0], id=str(ours[0]))  # the record's own fault: not a mixed-up answer
+    fake.update_movie(ours[1], genres="Drama")
+    fake.mark_changed(ours, "2024-06-02")
+    result = source_for(fake).rescrape_changes("2024-06-02", catalog_ids=catalog)
+    assert [r["id"] for r in result.records] == [ours[2]]
+    assert [q.message() for q in result.quarantined] == [
+        f"tmdb /movie/{ours[0]}: id: must be a valid integer, got '{ours[0]}'",
+        f"tmdb /movie/{ours[1]}: genres: must be a valid list, got 'Drama'",
+    ]
+    assert fake.count(f"/3/movie/{ours[0]}") == 1
+
+
+def test_an_answer_for_another_id_is_retried_then_fails(fake, movies):
+    wanted = sorted(m["id"] for m in movies)[0]
+    fake.update_movie(wanted, id=wanted + 1)
+    with pytest.raises(TmdbRequestError, match=f"/movie/{wanted}: gave up after 5 attempts"):
+        source_for(fake).fetch_details([wanted])
+    assert fake.count(f"/3/movie/{wanted}") == 5

@@ -16,7 +16,7 @@ from genre_pipeline.defs.metadata import markdown_table
 from genre_pipeline.defs.partitions import daily_change_partitions, release_year_partitions
 from genre_pipeline.defs.storage import HomeResource
 from genre_pipeline.ingestion import imdb
-from genre_pipeline.ingestion.records import RawRecords, quarantine_frame
+from genre_pipeline.ingestion.records import UNDATED, RawRecords, quarantine_frame
 
 GROUP = "ingestion"
 SHRINK_FLOOR = 0.5  # a refresh that keeps fewer than half the records it replaces needs allow_shrink
@@ -58,7 +58,8 @@ def raw_movie_records(
     Improves on the tutorial's pickled scrape loop: one table per release year, replaced
     whole on every run, so re-running a partition overwrites it; each row keeps where and
     when it was fetched so the movie table can let the latest record win. Unusable input
-    lines are quarantined with ``file:line`` and the reason, never dropped silently. A range
+    lines are quarantined with ``file:line``, the field and the reason, never dropped silently,
+    and counted (with undated records) in the metadata and the step's summary line. A range
     of years runs in one step. A source that yields no good record, or fewer than half of
     those it would replace, fails the run (``allow_shrink`` to accept it): the published
     catalog stays as it was.
@@ -84,11 +85,20 @@ def raw_movie_records(
             description=f"refusing to replace the catalog: {problem} ({catalog_source.describe()}). "
             "Nothing was published. Rerun with --allow-shrink (run config allow_shrink: true) if this is intended."
         )
+    tally = getattr(source, "line_tally", None)  # a file source says how its lines ended
+    undated = counts.get(UNDATED, 0)
+    context.add_asset_metadata(  # the step's totals, on every partition it wrote
+        {"quarantined_lines": dg.MetadataValue.int(len(quarantined)), "undated_records": dg.MetadataValue.int(undated),
+         **({"input_lines": dg.MetadataValue.int(tally.lines), "blank_lines": dg.MetadataValue.int(tally.blank)} if tally else {})}
+    )
     for q in quarantined[:50]:
-        context.log.warning(f"quarantined {q.location()}: {q.reason}")
+        context.log.warning(f"quarantined {q.message()}")
     if len(quarantined) > 50:
         context.log.warning(f"... and {len(quarantined) - 50} more quarantined lines (see the raw_movie_records.quarantine table)")
-    context.log.info(f"{sum(counts.values())} records over {len(counts)} release-year partitions; {len(quarantined)} lines quarantined")
+    context.log.info(
+        f"{sum(counts.values())} records over {len(counts)} release-year partitions ({undated} undated); "
+        f"{len(quarantined)} quarantined{f'; {tally.summary()}' if tally else ''}"
+    )
     return RawRecords(frames=frames, quarantine=quarantine_frame(quarantined))
 
 
@@ -116,8 +126,11 @@ def movie_changes(context: dg.AssetExecutionContext, tmdb: TmdbResource, raw_mov
     frame = dedup.changes_raw_frame(rescrape.records, pd.Timestamp.now(tz="UTC"))
     context.log.info(
         f"{day}: TMDB changed {rescrape.changed_total} movies, {len(rescrape.in_catalog)} of ours re-fetched, "
-        f"{len(rescrape.missing_ids)} now missing, {int(rescrape.stats.get('requests', 0))} requests"
+        f"{len(rescrape.missing_ids)} now missing, {len(rescrape.quarantined)} quarantined, "
+        f"{int(rescrape.stats.get('requests', 0))} requests"
     )
+    for q in rescrape.quarantined[:50]:
+        context.log.warning(f"quarantined {q.message()}")
     context.add_output_metadata(
         {
             "day": dg.MetadataValue.text(day),
@@ -126,6 +139,8 @@ def movie_changes(context: dg.AssetExecutionContext, tmdb: TmdbResource, raw_mov
             "records": dg.MetadataValue.int(len(frame)),
             "missing_now": dg.MetadataValue.int(len(rescrape.missing_ids)),
             "missing_ids": dg.MetadataValue.text(str(rescrape.missing_ids[:50])),
+            "quarantined": dg.MetadataValue.int(len(rescrape.quarantined)),
+            "quarantined_records": dg.MetadataValue.text("\n".join(q.message() for q in rescrape.quarantined[:50])),
             "api_requests": dg.MetadataValue.int(int(rescrape.stats.get("requests", 0))),
             "change_pages": dg.MetadataValue.int(rescrape.change_pages),
         }

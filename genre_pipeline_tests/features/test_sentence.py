@@ -87,3 +87,21 @@ def test_config_from_environment_and_validation(monkeypatch):
         SentenceEncoderConfig(encoder="bert-huge")
     with pytest.raises(ValueError, match="disabled"):
         encode_texts(["x"], SentenceEncoderConfig(encoder="none"))
+
+
+def test_movie_embeddings_carry_ids_save_load_and_align(embedded, tmp_path):
+    movies = sentence_mod.embed_movies([5, 6, 7], ["Haunted", "", None], [TEXTS[0], "", TEXTS[2]], store_dir=tmp_path / "store")
+    assert movies.ids.tolist() == [5, 6, 7] and movies.has_text.tolist() == [True, False, True]
+    assert movies.info["movies"] == 3 and movies.info["with_text"] == 2
+    assert movies.config == SentenceEncoderConfig()  # the configuration that made them
+    folder = movies.save(tmp_path / "features")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features", "store"]
+    loaded = sentence_mod.SentenceEmbeddings.load(folder)
+    assert loaded.ids.tolist() == [5, 6, 7] and np.array_equal(loaded.matrix, movies.matrix)
+    assert loaded.has_text.tolist() == [True, False, True] and loaded.info == movies.info
+    aligned = loaded.aligned([7, 8, 5])
+    assert aligned.ids.tolist() == [7, 8, 5] and aligned.has_text.tolist() == [True, False, True]
+    assert np.array_equal(aligned.matrix[0], movies.matrix[2]) and not aligned.matrix[1].any()
+    assert np.allclose(movies.matrix[2], embedded.matrix[2], atol=1e-5)  # a title-less movie reads its overview alone
+    with pytest.raises(ValueError, match="only sentence embeddings of movies \\(with ids\\) are saved"):
+        embedded.save(tmp_path / "no_ids")

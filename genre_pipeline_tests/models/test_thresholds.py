@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import expit, logit
 
 from genre_pipeline.models.metrics import f1_summary
 from genre_pipeline.models.thresholds import (
@@ -27,7 +28,7 @@ def test_best_f1_threshold_hand_example():
     assert f1 == pytest.approx(0.8)
     assert 0.4 < threshold < 0.7
     assert ((scores >= threshold) == np.array([1, 1, 1, 0, 0], bool)).all()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no positive example"):
         best_f1_threshold(scores, np.zeros(5))
 
 
@@ -52,6 +53,25 @@ def test_per_genre_thresholds_recover_genre_specific_cuts():
     chosen = fit_thresholds(scores, truth, LABELS)
     assert chosen.info["shrinkage_k"] != "inf"
     assert f1_summary(truth, chosen.apply(scores))["macro_f1"] > 0.97
+
+
+def test_shrinkage_pulls_rare_genres_toward_the_global_threshold_and_leaves_common_ones():
+    """Genre thresholds move toward the global one in logit space with weight n / (n + k), n = validation positives."""
+    rng = np.random.default_rng(7)
+    scores = rng.uniform(0, 1, size=(400, 2))
+    truth = np.zeros((400, 2), dtype=np.uint8)
+    truth[:, 0] = scores[:, 0] > 0.8  # common genre (~80 positives), own cut 0.8
+    rare = np.flatnonzero(scores[:, 1] > 0.3)[:3]
+    truth[rare, 1] = 1  # rare genre: 3 positives
+    raw = fit_thresholds(scores, truth, ["common", "rare"], shrinkage=0)
+    k = 10.0
+    shrunk = fit_thresholds(scores, truth, ["common", "rare"], shrinkage=k)
+    n = truth.sum(axis=0)
+    weight = n / (n + k)
+    expected = expit(weight * logit(raw.values) + (1 - weight) * logit(shrunk.global_threshold))
+    assert np.allclose(shrunk.values, expected)
+    distance = np.abs(shrunk.values - raw.values) / np.abs(shrunk.global_threshold - raw.values)
+    assert distance[0] < 0.15 and distance[1] > 0.6  # the common genre keeps its cut, the rare one moves
 
 
 def test_shrinkage_is_chosen_inside_validation_deterministically():
@@ -92,9 +112,9 @@ def test_round_trip_and_shape_checks():
     again = Thresholds.from_dict(fitted.to_dict())
     assert np.array_equal(again.apply(scores), fitted.apply(scores))
     assert again.labels == LABELS
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"scores must be \(n_movies, 4\), got \(3, 5\)"):
         fitted.apply(np.zeros((3, 5)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unsupported thresholds format 99"):
         Thresholds.from_dict({**fitted.to_dict(), "format": 99})
 
 

@@ -1,9 +1,10 @@
-"""Demo-catalog arrays for the fusion / text / threshold tests (no Dagster, no ../shared).
+"""Demo-catalog arrays for the model tests (no Dagster, no ../shared).
 
 Poster features here are a coarse colour histogram plus a 4x6 colour thumbnail (136 numbers):
 the fusion code is agnostic to what the poster embedding is, and these keep the synthetic
-posters' genre palettes and gradients while costing milliseconds instead of a VGG16 pass. The Dagster-level test uses the
-pipeline's own VGG16 poster embeddings.
+posters' genre palettes and gradients while costing milliseconds instead of a VGG16 pass.
+Tests that embed a new poster file with the saved VGG16 settings use real (random-weight)
+VGG16 embeddings of ``poster_files``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from genre_pipeline.models.labels import assign_splits, binarize, label_order
-from genre_pipeline.ingestion.records import poster_basename
 from genre_pipeline.demo.generator import write_demo_catalog
+from genre_pipeline.features.text import movie_texts
+from genre_pipeline.features.vgg16 import PosterFeatures
+from genre_pipeline.ingestion.records import poster_basename
+from genre_pipeline.models.labels import LabelledData, assign_splits, binarize, label_order
 
 
 @dataclass
@@ -31,6 +34,20 @@ class DemoArrays:
     Y: np.ndarray
     split: np.ndarray
     labels: list[str]
+    poster_files: list[Path | None]
+
+    @property
+    def data(self) -> LabelledData:
+        return LabelledData(ids=self.ids, split=self.split, Y=self.Y, labels=list(self.labels))
+
+    @property
+    def texts(self) -> list[str]:
+        """Title + overview of every movie, as the text models read them."""
+        return movie_texts(self.titles, self.overviews)
+
+    def poster_features(self) -> PosterFeatures:
+        """The histogram poster features of the movies that have a poster."""
+        return PosterFeatures(ids=self.ids[self.has_poster], matrix=self.posters[self.has_poster], info={"weights": "histogram"})
 
 
 POSTER_DIM = 64 + 4 * 6 * 3
@@ -59,10 +76,12 @@ def demo_arrays(folder: Path, n_movies: int = 600, seed: int = 0) -> DemoArrays:
     labels = label_order(vocabulary, genres)
     posters = np.zeros((len(ids), POSTER_DIM))
     has_poster = np.zeros(len(ids), dtype=bool)
+    files: list[Path | None] = []
     for row, movie_id in enumerate(ids):
         path = records[movie_id].get("poster_path")
         file = folder / "posters" / poster_basename(path) if path else None
-        if file is not None and file.is_file():
+        files.append(file if file is not None and file.is_file() else None)
+        if files[-1] is not None:
             posters[row] = poster_features(file)
             has_poster[row] = True
     return DemoArrays(
@@ -74,4 +93,5 @@ def demo_arrays(folder: Path, n_movies: int = 600, seed: int = 0) -> DemoArrays:
         Y=binarize(genres, labels),
         split=assign_splits(ids),
         labels=labels,
+        poster_files=files,
     )

@@ -1,4 +1,4 @@
-"""`genre-pipeline predict --overview TEXT [--poster FILE] [--model NAME]`: ranked genres."""
+"""`genre-pipeline predict`: ranked genres for one movie from the home's published models."""
 
 from __future__ import annotations
 
@@ -6,35 +6,79 @@ import argparse
 import json
 import sys
 
-from genre_pipeline.cli.options import add_home_argument
+from genre_pipeline.cli.options import add_home_argument, fail, user_error
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("predict", help="rank genres for an overview and/or poster with the latest models")
+    parser = subparsers.add_parser("predict", help="rank genres for an overview and/or poster with the published models")
     parser.add_argument("--overview", default=None, help="the movie's overview text")
-    parser.add_argument("--title", default=None, help="optional title (the TF-IDF model reads title + overview)")
-    parser.add_argument("--poster", default=None, help="a poster image file (for the poster model)")
+    parser.add_argument("--overview-file", default=None, metavar="FILE",
+                        help="read the overview from FILE ('-' for standard input), for texts too long for an argument")
+    parser.add_argument("--title", default=None, help="optional title (the TF-IDF models read title + overview)")
+    parser.add_argument("--poster", default=None, help="a poster image file (for the poster and fusion models)")
     parser.add_argument("--model", default=None,
-                        help="one model, or 'all' (default: fusion when --overview and --poster are both given, else every model the inputs allow)")
+                        help="one model, or 'all' (default: fusion when a text and a poster are given, else every model the inputs allow)")
     parser.add_argument("--top", type=int, default=5, help="genres to show per model (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_home_argument(parser)
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from genre_pipeline.storage.home import Home
-    from genre_pipeline.models.predict import PredictionError, predict_genres
+def read_overview(args: argparse.Namespace) -> str | None:
+    """The overview from --overview or --overview-file (``-``: standard input); ``ValueError`` if blank."""
+    if args.overview is not None and args.overview_file is not None:
+        raise ValueError("give --overview or --overview-file, not both")
+    if args.overview_file is not None:
+        if args.overview_file == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(args.overview_file, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read --overview-file {args.overview_file}: {exc}") from None
+        if not text.strip():
+            raise ValueError(f"the overview in {args.overview_file if args.overview_file != '-' else 'standard input'} is blank")
+        return text
+    if args.overview is not None and not args.overview.strip():
+        raise ValueError("--overview is blank: give the movie's overview text")
+    return args.overview
 
-    if not args.overview and not args.poster and not args.title:
-        print("error: give --overview TEXT and/or --poster FILE", file=sys.stderr)
-        return 2
+
+def run(args: argparse.Namespace) -> int:
+    from genre_pipeline.models.base import PredictionError
+    from genre_pipeline.models.predict import predict_genres
+    from genre_pipeline.models.registry import MODEL_CODEC, load_model
+    from genre_pipeline.storage.generations import GenerationStore, StorageError
+    from genre_pipeline.storage.home import Home, HomeError
+
+    try:
+        overview = read_overview(args)
+        if args.title is not None and not args.title.strip():
+            raise ValueError("--title is blank")
+    except ValueError as exc:
+        return user_error(str(exc))
+    if not overview and not args.poster and not args.title:
+        return user_error("give --overview TEXT (or --overview-file FILE) and/or --poster FILE")
     home = Home.at(args.home)
     try:
-        results = predict_genres(home.models_dir, args.overview, poster=args.poster, model=args.model, title=args.title)
+        home.check_usable()
+        current = GenerationStore(home).current()
+    except (HomeError, StorageError) as exc:
+        return fail(str(exc))
+    if current is None:
+        return fail(f"no published models in {home.root} (run the pipeline first: genre-pipeline run)")
+    names = [asset for (asset, partition), unit in current.units.items() if partition is None and unit.codec == MODEL_CODEC]
+    problems: list[str] = []
+    try:
+        results = predict_genres(lambda name: load_model(current.path(current.unit(name))), sorted(names), overview,
+                                 title=args.title, poster=args.poster, model=args.model, problems=problems)
     except PredictionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        return fail(str(exc))
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps({"predictions": [r.as_dict() for r in results]}, indent=2))
         return 0

@@ -23,12 +23,15 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from genre_pipeline.ingestion.records import RawRecords
+from genre_pipeline.models import registry
+from genre_pipeline.models.base import GenreModel
 from genre_pipeline.storage import codecs
 from genre_pipeline.storage.generations import GenerationStore, StorageError, Unit
 from genre_pipeline.storage.home import Home
 from genre_pipeline.storage.writer import OpenRun, close_run, open_run
 
 RUN_FAILED_BY_SWEEP = "the run's process died before the run ended (found by the next run on this home)"
+codecs.register(GenreModel, registry.MODEL_CODEC, registry.save_model, registry.load_model)
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -58,12 +61,12 @@ class HomeResource(dg.ConfigurableResource):
         return {p: int(u.metadata.get("rows", 0)) for (a, p), u in current.units.items() if a == asset and "rows" in u.metadata}
 
 
-def _folder_for(value: Any) -> str:
-    module = type(value).__module__
-    parts = module.split(".")
-    if len(parts) >= 2 and parts[0] == "genre_pipeline":
-        return parts[1]
-    return "objects"
+def _folder_for(context: dg.OutputContext) -> str:
+    """The asset's group (``features``, ``models``, ...): a person finds an asset under its group's folder."""
+    try:
+        return context.step_context.job_def.asset_layer.asset_graph.get(context.asset_key).group_name
+    except Exception:  # outside a job (direct invocation): one folder for everything  # noqa: BLE001
+        return "assets"
 
 
 def _rows(value: Any) -> int | None:
@@ -105,12 +108,12 @@ class HomeIOManager(dg.ConfigurableIOManager):
     def _store(self) -> GenerationStore:
         return self.home.store()
 
-    def _stage(self, asset: str, partition: str | None, value: Any, run_id: str) -> Unit:
+    def _stage(self, asset: str, partition: str | None, value: Any, run_id: str, folder: str) -> Unit:
         codec, kind = codecs.codec_for(value)
         if codec == codecs.PARQUET:
             path = f"tables/{asset}.parquet" if partition is None else f"tables/{asset}/{partition}.parquet"
         else:
-            path = f"{_folder_for(value)}/{asset}" + (f"/{partition}" if partition is not None else "")
+            path = f"{folder}/{asset}" + (f"/{partition}" if partition is not None else "")
         staging = self._store().staging(run_id)
         codecs.write(value, staging.target(path), codec)
         rows = _rows(value)
@@ -124,6 +127,7 @@ class HomeIOManager(dg.ConfigurableIOManager):
             return
         asset = context.asset_key.to_user_string()
         run_id = context.run_id
+        folder = _folder_for(context)
         if context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
             parts = obj.frames if isinstance(obj, RawRecords) else (obj if isinstance(obj, Mapping) else {keys[0]: obj})
@@ -132,11 +136,11 @@ class HomeIOManager(dg.ConfigurableIOManager):
             for key in keys:
                 if key not in parts:
                     raise StorageError(f"{asset}: no value returned for partition {key}")
-                self._stage(asset, key, parts[key], run_id)
+                self._stage(asset, key, parts[key], run_id, folder)
             if isinstance(obj, RawRecords) and obj.quarantine is not None:
-                self._stage(f"{asset}.quarantine", None, obj.quarantine, run_id)
+                self._stage(f"{asset}.quarantine", None, obj.quarantine, run_id, folder)
             return
-        unit = self._stage(asset, None, obj, run_id)
+        unit = self._stage(asset, None, obj, run_id, folder)
         context.add_output_metadata({"stored_at": dg.MetadataValue.text(f"{unit.path} (run staging, published when the run succeeds)")})
 
     # -- loading -----------------------------------------------------------------------

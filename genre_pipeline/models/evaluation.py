@@ -17,6 +17,9 @@ module: test labels are read here only. No Dagster import.
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,8 @@ from genre_pipeline.models.base import GenreModel
 from genre_pipeline.models.labels import LabelledData
 
 __all__ = [
+    "ModelComparison",
+    "SkippedModel",
     "DECISION_FIGURES",
     "SUMMARY_KEYS",
     "build_report",
@@ -262,3 +267,67 @@ def format_table(report: dict) -> str:
     if source:
         lines.append(f"source: {source}")
     return "\n".join(lines)
+
+
+@dataclass
+class SkippedModel:
+    """What a model asset stores when it cannot train (e.g. a catalog without posters): the reason.
+
+    It replaces the asset's previous model, so a model trained on other data never answers
+    for this catalog; predictions and the comparison list it as skipped.
+    """
+
+    name: str
+    reason: str
+    record: dict = field(default_factory=dict)
+
+    FILE = "skipped.json"
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / self.FILE).write_text(json.dumps({"name": self.name, "reason": self.reason, "record": self.record},
+                                                         indent=1, default=str) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> SkippedModel:
+        data = json.loads((Path(folder) / cls.FILE).read_text())
+        return cls(name=data["name"], reason=data["reason"], record=dict(data.get("record") or {}))
+
+
+@dataclass
+class ModelComparison:
+    """Every model's test-split record side by side: the table, the chart and the per-genre F1."""
+
+    records: dict[str, dict]
+
+    RECORDS_FILE = "records.json"
+
+    @property
+    def rows(self) -> int:
+        return len(self.records)
+
+    def frame(self) -> pd.DataFrame:
+        return comparison_frame(self.records)
+
+    def chart(self) -> bytes:
+        return comparison_chart(self.frame())
+
+    def per_genre(self) -> pd.DataFrame:
+        return per_genre_f1(self.records)
+
+    def best(self) -> str | None:
+        trained = {n: r for n, r in self.records.items() if r.get("status") == "trained"}
+        return max(trained, key=lambda n: trained[n]["micro_f1"]) if trained else None
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        (folder / self.RECORDS_FILE).write_text(json.dumps(self.records, indent=1, default=str) + "\n")
+        (folder / "comparison.png").write_bytes(self.chart())
+        markdown = self.frame().to_markdown(index=False, floatfmt=".3f")
+        per_genre = self.per_genre()
+        if len(per_genre):
+            markdown += "\n\nPer-genre F1 on the test split:\n\n" + per_genre.to_markdown(index=False, floatfmt=".3f")
+        (folder / "comparison.md").write_text(markdown + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelComparison:
+        return cls(records=json.loads((Path(folder) / cls.RECORDS_FILE).read_text()))

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,8 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "GenreLabels",
+    "labelled_data",
     "SPLIT_SALT",
     "SPLITS",
     "LabelledData",
@@ -172,3 +176,51 @@ class LabelledData:
         if len(ids) != len(self.ids) or not np.array_equal(np.asarray(ids, dtype=np.int64), self.ids):
             raise ValueError(f"{what} and the labels cover different movies ({len(ids)} vs {len(self.ids)} rows): "
                              f"rebuild {what} from the current label table")
+
+
+@dataclass
+class GenreLabels:
+    """Every movie's kept genres in a fixed label order, with the text the text features read.
+
+    ``table``: ``id``, ``title``, ``overview`` (str, "" when missing), ``genres`` (kept
+    labels, label order), ``n_genres``; movies without a kept genre stay (``n_genres == 0``):
+    classified, never trained on or scored. ``labels``: the label order every model keeps.
+    """
+
+    table: pd.DataFrame
+    labels: list[str]
+
+    TABLE_FILE = "labels.parquet"
+    ORDER_FILE = "label_order.json"
+
+    @property
+    def rows(self) -> int:
+        return len(self.table)
+
+    @classmethod
+    def build(cls, movies: pd.DataFrame, vocabulary_names: Sequence[str]) -> GenreLabels:
+        """From the movie table (``id``, ``title``, ``overview``, ``genres``) and the vocabulary's genre names."""
+        genre_lists = [list(g) for g in movies["genres"]]
+        order = label_order(list(vocabulary_names), genre_lists)
+        table = label_table(movies["id"], genre_lists, order)[["id", "genres", "n_genres"]]
+        table.insert(1, "title", movies["title"].fillna("").astype(str).to_numpy())
+        table.insert(2, "overview", movies["overview"].fillna("").astype(str).to_numpy())
+        return cls(table=table, labels=order)
+
+    def save(self, folder: Path) -> None:
+        self.table.to_parquet(Path(folder) / self.TABLE_FILE, index=False)
+        (Path(folder) / self.ORDER_FILE).write_text(json.dumps({"labels": self.labels}, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> GenreLabels:
+        return cls(table=pd.read_parquet(Path(folder) / cls.TABLE_FILE),
+                   labels=list(json.loads((Path(folder) / cls.ORDER_FILE).read_text())["labels"]))
+
+
+def labelled_data(labels: GenreLabels, split: pd.DataFrame) -> LabelledData:
+    """The labels joined with the recorded split (``id``, ``split``), as arrays in the labels' row order."""
+    table = labels.table.merge(split[["id", "split"]], on="id", how="left")
+    if table["split"].isna().any():
+        missing = table.loc[table["split"].isna(), "id"].head(5).tolist()
+        raise ValueError(f"the split does not cover every labelled movie (e.g. ids {missing}): rebuild data_split")
+    return LabelledData.from_table(table, labels.labels)

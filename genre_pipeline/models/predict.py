@@ -93,6 +93,7 @@ def predict_genres(
     title: str | None = None,
     poster: str | os.PathLike | None = None,
     model: str | None = None,
+    problems: list[str] | None = None,
 ) -> list[Prediction]:
     """Predictions of one model (``model``) or of every model the inputs allow.
 
@@ -100,8 +101,9 @@ def predict_genres(
     cannot be read). Without ``model``: the ``fusion`` model when both a text (overview or
     title) and a poster are given and it is available; otherwise every text model, plus the
     poster model when a poster is given. ``model="all"``: every model the inputs allow.
-    Raises :class:`PredictionError` for an unknown model name, an unreadable poster or model,
-    or when no available model can use the inputs.
+    Raises :class:`PredictionError` for an unknown model name, an unreadable poster, a named
+    model that cannot be loaded, or when no available model can use the inputs. A model that
+    cannot be loaded while others answer is reported in ``problems`` (when given) instead.
     """
     chosen = _chosen(names, overview, title, poster, model)
     if not chosen:
@@ -114,7 +116,10 @@ def predict_genres(
         try:
             loaded = load(name)
         except ModelLoadError as exc:
-            raise PredictionError(f"model {name!r} cannot be loaded: {exc}") from exc
+            if named or problems is None:
+                raise PredictionError(f"model {name!r} cannot be loaded: {exc}") from exc
+            problems.append(f"model {name!r} cannot be loaded: {exc}")
+            continue
         if not named and not _usable(loaded, overview, title, poster):
             continue
         try:

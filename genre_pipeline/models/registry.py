@@ -18,7 +18,9 @@ from genre_pipeline.models.linear import NaiveBayesCountsModel, SVCTfidfModel
 from genre_pipeline.models.mlp import MLPPosterModel, MLPWord2VecModel
 from genre_pipeline.models.text_plus import TextPlusModel
 
-__all__ = ["MODEL_KINDS", "MODEL_NAMES", "ModelLoadError", "load_model", "save_model"]
+__all__ = ["MODEL_CODEC", "MODEL_KINDS", "MODEL_NAMES", "ModelLoadError", "load_model", "save_model"]
+
+MODEL_CODEC = "genre-model"  # how a stored model unit is named in a home's generation manifest
 
 MODEL_KINDS: dict[str, type[GenreModel]] = {
     cls.kind: cls

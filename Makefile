@@ -9,13 +9,14 @@ HOME_DIR ?= $(or $(GENRE_PIPELINE_HOME),.genre_pipeline)
 # machines pip takes 2.14.1 / 0.29.1 from the local wheel store in about a minute.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: help venv install demo test test-fast bench ui clean-home lint
+.PHONY: help venv install demo test test-fast bench ui clean-home lint mutation compose-smoke
 
 help:
 	@echo "make demo    create .venv, install, write the synthetic demo catalog, materialize every asset + partition"
 	@echo "make test    install test deps and run the test suite (what CI runs)"
 	@echo "make ui      open the Dagster web UI (dagster dev) on the demo home"
 	@echo "make bench   benchmarks (ratios measured side by side in one process)"
+	@echo "make mutation  mutation testing (mutmut) of the modules in pyproject's [tool.mutmut]; MUTATION_ARGS='--scope all'"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +44,19 @@ test-fast: install
 bench: install
 	$(PY) -m genre_pipeline.bench $(BENCH_ARGS)
 
+# Opt-in, not part of CI: mutants of the catalog (and models) modules against their own tests only.
+mutation: install
+	$(PIP) install --quiet 'mutmut==3.8.1'
+	$(PY) tools/mutation.py $(MUTATION_ARGS)
+
 ui: install
 	GENRE_PIPELINE_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster \
 		$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean-home:
 	rm -rf $(HOME_DIR)
+
+# Opt-in, slow (image builds, a real run): docker-compose.yml brought up under podman, one run
+# launched through the webserver and finished by the daemon's run container. See docs/DEPLOYMENT.md.
+compose-smoke:
+	bash deploy/compose_smoke.sh

@@ -28,7 +28,7 @@ from genre_pipeline.models.base import GenreModel
 from genre_pipeline.storage import codecs
 from genre_pipeline.storage.generations import GenerationStore, StorageError, Unit
 from genre_pipeline.storage.home import Home
-from genre_pipeline.storage.writer import OpenRun, close_run, open_run
+from genre_pipeline.storage.writer import OpenRun, close_run, open_run, require_launcher
 
 RUN_FAILED_BY_SWEEP = "the run's process died before the run ended (found by the next run on this home)"
 codecs.register(GenreModel, registry.MODEL_CODEC, registry.save_model, registry.load_model)
@@ -39,6 +39,10 @@ class HomeResource(dg.ConfigurableResource):
 
     root: str | None = None
     lock_timeout: float = 0.0  # seconds to wait when another writer holds the home
+    writer: str = "run"
+    """Who holds the writer lock and publishes: ``run`` (the run itself, for executors that run every
+    step in the run worker) or ``launcher`` (the process that launched the run holds the lock for
+    this run id and publishes when the run succeeds: executors that spread steps over processes)."""
 
     def home(self) -> Home:
         return Home.at(self.root)
@@ -89,6 +93,9 @@ class HomeIOManager(dg.ConfigurableIOManager):
         self._run_id = context.run_id
         if context.run_id is None or context.instance is None:
             return  # e.g. loading an input outside a run
+        if self.home.writer == "launcher":
+            require_launcher(self.home.home(), context.run_id)
+            return
         self._run = open_run(self.home.home(), context.run_id, timeout=self.home.lock_timeout)
         for dead in self._run.sweep.abandoned_runs:
             _report_dead_run(context.instance, dead)

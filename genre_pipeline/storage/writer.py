@@ -1,19 +1,28 @@
 """A run's hold on its home: take the writer lock, clean up after dead runs, publish or discard.
 
-:func:`open_run` is called when a run starts writing, :func:`close_run` when it ends; in
-between, the run stages its units (:class:`~genre_pipeline.storage.generations.RunStaging`).
-Both are re-entrant per process and run id, so several resources of one run may open the
-same run without deadlocking on their own lock.
+Two ways to hold a home for a run:
+
+* the run itself (:func:`open_run` when it starts writing, :func:`close_run` when it ends),
+  for executors that run every step in the run worker; re-entrant per process and run id,
+  so several resources of one run may open the same run without deadlocking;
+* its launcher (:func:`hold_for_launch`): the process that launches the run takes the lock
+  for the run's id before the run starts and publishes when it succeeded, for executors
+  that spread steps over other processes or machines; each step checks
+  :func:`require_launcher`.
+
+In between, the run stages its units (:class:`~genre_pipeline.storage.generations.RunStaging`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from genre_pipeline.storage.generations import Generation, GenerationStore, SweepReport
 from genre_pipeline.storage.home import Home
-from genre_pipeline.storage.lock import HomeLock
+from genre_pipeline.storage.lock import HomeBusy, HomeLock, read_holder
 
 
 @dataclass
@@ -77,3 +86,39 @@ def close_run(opened: OpenRun, success: bool) -> Generation | None:
         finally:
             opened.lock.release()
         return opened.published
+
+
+@contextmanager
+def hold_for_launch(home: Home, run_id: str, timeout: float = 0.0) -> Iterator[OpenRun]:
+    """Hold ``home`` for run ``run_id`` from outside the run; set ``.published`` by calling
+    :func:`finish_launch` with the run's outcome before leaving (else the staging is discarded)."""
+    home.ensure()
+    lock = HomeLock(home.lock_path, run_id=run_id, timeout=timeout).acquire()
+    opened = OpenRun(home=home, run_id=run_id, lock=lock, sweep=SweepReport())
+    try:
+        opened.sweep = GenerationStore(home).sweep(live_run_id=run_id)
+        yield opened
+    finally:
+        if opened.published is None:
+            GenerationStore(home).discard(run_id)
+        lock.release()
+
+
+def finish_launch(opened: OpenRun, success: bool) -> Generation | None:
+    """Publish (``success``) or discard what the launched run staged; the lock stays held until
+    :func:`hold_for_launch` exits."""
+    store = GenerationStore(opened.home)
+    if success:
+        opened.published = store.publish(opened.run_id) or store.current()
+    else:
+        store.discard(opened.run_id)
+    return opened.published
+
+
+def require_launcher(home: Home, run_id: str) -> None:
+    """Raise :class:`HomeBusy` unless the home's writer lock is held for ``run_id`` by its launcher."""
+    holder = read_holder(home.lock_path)
+    if holder is None or holder.run_id != run_id:
+        who = holder.describe() if holder is not None else "nobody"
+        raise HomeBusy(f"home {home.root} is not held for run {run_id} (held by {who}): runs with steps in other "
+                       "processes are launched by `genre-pipeline run`, which holds the home for them")

@@ -63,7 +63,7 @@ def test_a_run_publishes_every_value_at_its_end(home):
     assert sorted(table["id"]) == [2000, 2001] and set(table["quarantined"]) == {1}
     assert list(current.read("raw.quarantine")["line"]) == [3]
     assert current.read("analysis").matrix.loc["Drama", "Drama"] == 2
-    assert (current.root / "catalog" / "analysis" / "heatmap.png").is_file()  # folders named after the type's package
+    assert (current.root / "default" / "analysis" / "heatmap.png").is_file()  # a folder per asset group
     assert current.runs == [result.run_id]
 
 

@@ -84,3 +84,34 @@ def test_open_run_is_reentrant_for_one_run_and_sweeps_dead_runs(tmp_path):
     close_run(first, success=False)
     assert read_holder(home.lock_path) is None
     assert GenerationStore(home).current() is None
+
+
+def test_a_launcher_holds_the_home_for_its_run_and_publishes_only_on_success(tmp_path):
+    import pandas as pd
+
+    from genre_pipeline.storage import codecs
+    from genre_pipeline.storage.generations import Unit
+    from genre_pipeline.storage.writer import finish_launch, hold_for_launch, require_launcher
+
+    home = Home(tmp_path / "home").ensure()
+    store = GenerationStore(home)
+
+    def stage(run_id: str) -> None:  # what a step in another process writes for the run
+        staging = store.staging(run_id)
+        codecs.write(pd.DataFrame({"id": [1]}), staging.target("tables/t.parquet"), codecs.PARQUET)
+        staging.record(Unit(path="tables/t.parquet", asset="t", codec=codecs.PARQUET))
+
+    with hold_for_launch(home, "run-ok") as held:
+        require_launcher(home, "run-ok")  # a step of this run may write
+        with pytest.raises(HomeBusy, match="not held for run other"):
+            require_launcher(home, "other")
+        stage("run-ok")
+        assert store.current() is None  # nothing visible while the run runs
+        finish_launch(held, success=True)
+    assert store.current().runs == ["run-ok"]
+    with hold_for_launch(home, "run-failed") as held:
+        stage("run-failed")
+        finish_launch(held, success=False)
+    assert store.current().runs == ["run-ok"] and not any(home.staging_dir.iterdir())
+    with pytest.raises(HomeBusy, match="held by nobody"):
+        require_launcher(home, "run-ok")  # released

@@ -87,12 +87,15 @@ def code_location(instance: dg.DagsterInstance):
 
 def resolve_selection(graph, selection: str | None) -> list[dg.AssetKey]:
     """Asset keys of a Dagster selection string (every asset when empty), in dependency order."""
+    names = ", ".join(sorted(k.to_user_string() for k in graph.get_all_asset_keys()))
     if selection:
         try:
             chosen = dg.AssetSelection.from_string(selection).resolve(graph)
         except Exception as exc:  # Dagster raises several types for bad syntax or unknown keys  # noqa: BLE001
-            names = ", ".join(sorted(k.to_user_string() for k in graph.get_all_asset_keys()))
-            raise LaunchError(f"bad --select {selection!r} ({str(exc).strip().splitlines()[0]}); assets: {names}") from None
+            raise LaunchError(f"bad --select {selection!r} ({str(exc).strip().splitlines()[0]}); "
+                              f"e.g. 'movies+', 'group:catalog', 'key:movies or key:genre_labels'; assets: {names}") from None
+        if not chosen:
+            raise LaunchError(f"bad --select {selection!r}: it matches no asset; assets: {names}")
     else:
         chosen = set(graph.get_all_asset_keys())
     return [k for k in graph.toposorted_asset_keys if k in chosen]

@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         home.check_usable()
         current = GenerationStore(home).current()
-    except (HomeError, StorageError) as exc:
+    except HomeError as exc:
+        return user_error(str(exc))
+    except StorageError as exc:
         return fail(str(exc))
     if current is None:
         return fail(f"no published models in {home.root} (run the pipeline first: genre-pipeline run)")

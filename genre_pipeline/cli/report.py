@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from genre_pipeline.cli.options import add_home_argument, fail
+from genre_pipeline.cli.options import add_home_argument, fail, user_error
 
 
 def add_parser(subparsers) -> None:
@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
         home.check_usable()
         current = GenerationStore(home).current()
         comparison = current.read("model_evaluation") if current is not None and current.unit("model_evaluation") else None
-    except (HomeError, StorageError) as exc:
+    except HomeError as exc:
+        return user_error(str(exc))
+    except StorageError as exc:
         return fail(str(exc))
     if comparison is None:
         return fail(f"no model evaluation in {home.root} (run the pipeline first: genre-pipeline run)")

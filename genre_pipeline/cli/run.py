@@ -59,19 +59,21 @@ def run(args: argparse.Namespace) -> int:
 
     from genre_pipeline.cli import launch
     from genre_pipeline.defs.partitions import year_keys_between
+    from genre_pipeline.defs.settings import SettingsError, check_environment
     from genre_pipeline.storage.home import Home, HomeError
     from genre_pipeline.storage.lock import busy_holder
 
     home = Home.at(args.home)
     source = args.source or ("snapshot" if args.snapshot else None)
     try:
+        check_environment()
         home.ensure()
         year_keys = year_keys_between(*parse_years(args.years)) if args.years else None
         if source == "snapshot" and not args.snapshot:
             raise ValueError("--source snapshot needs --snapshot DIR")
         if args.snapshot and not Path(args.snapshot).expanduser().is_dir():
             raise ValueError(f"snapshot directory {args.snapshot} does not exist")
-    except (ValueError, HomeError) as exc:
+    except (ValueError, HomeError) as exc:  # SettingsError is a ValueError
         return user_error(str(exc))
     holder = busy_holder(home.lock_path)
     if holder is not None and args.wait <= 0:
@@ -86,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
         with launch.code_location(instance) as location:
             graph = location.get_repository(launch.REPOSITORY).asset_graph
         keys = launch.resolve_selection(graph, args.select)
-        if not keys:
-            raise launch.LaunchError(f"the selection {args.select!r} matches no asset")
         plan = launch.plan_run(graph, keys, year_keys)
         if not plan.keys:
             raise launch.LaunchError(f"the selection {args.select!r} has only time-partitioned assets: "

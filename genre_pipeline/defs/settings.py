@@ -16,7 +16,12 @@ SNAPSHOT_ENV = "GENRE_PIPELINE_SNAPSHOT"
 DEMO_MOVIES_ENV = "GENRE_PIPELINE_DEMO_MOVIES"
 DEMO_SEED_ENV = "GENRE_PIPELINE_DEMO_SEED"
 SCHEDULES_ENV = "GENRE_PIPELINE_SCHEDULES"
-LOCK_TIMEOUT_ENV = "GENRE_PIPELINE_LOCK_TIMEOUT"
+VGG16_WEIGHTS_ENV = "GENRE_PIPELINE_VGG16_WEIGHTS"  # imagenet | random
+VGG16_WEIGHTS_FILE_ENV = "GENRE_PIPELINE_VGG16_WEIGHTS_FILE"
+VGG16_IMAGE_SIZE_ENV = "GENRE_PIPELINE_VGG16_IMAGE_SIZE"
+WORD2VEC_FILE_ENV = "GENRE_PIPELINE_WORD2VEC_FILE"
+SENTENCE_ENCODER_ENV = "GENRE_PIPELINE_SENTENCE_ENCODER"
+IMDB_BASICS_ENV = "GENRE_PIPELINE_IMDB_BASICS"
 
 _ON = {"on", "true", "1", "yes"}
 _OFF = {"off", "false", "0", "no", ""}
@@ -75,3 +80,20 @@ def switch(name: str, env: Mapping[str, str] | None = None) -> bool:
     if value in _OFF:
         return False
     raise SettingsError(f"{name} must be 'on' or 'off', got {value!r}")
+
+
+def check_environment(env: Mapping[str, str] | None = None) -> None:
+    """Validate every setting a run reads from the environment, so a bad value stops a command
+    before it starts anything (one :class:`SettingsError` naming the variable)."""
+    choice(SOURCE_ENV, SOURCE_KINDS, "demo", env)
+    integer(DEMO_MOVIES_ENV, 600, minimum=1, env=env)
+    integer(DEMO_SEED_ENV, 0, env=env)
+    switch(SCHEDULES_ENV, env)
+    choice(VGG16_WEIGHTS_ENV, ("imagenet", "random"), "imagenet", env)
+    integer(VGG16_IMAGE_SIZE_ENV, 224, minimum=32, env=env)
+    choice(SENTENCE_ENCODER_ENV, ("minilm", "none"), "minilm", env)
+    for name in ("TMDB_RATE_LIMIT", "TMDB_TIMEOUT", "TMDB_POSTER_RATE_LIMIT"):
+        number(name, 1.0, minimum=0.001, env=env)
+    for name in ("TMDB_CONCURRENCY", "TMDB_POSTER_CONCURRENCY"):
+        integer(name, 1, minimum=1, env=env)
+    integer("TMDB_MAX_RETRIES", 0, minimum=0, env=env)

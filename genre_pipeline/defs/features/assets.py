@@ -16,17 +16,20 @@ from genre_pipeline.catalog.posters import PosterIndex
 from genre_pipeline.defs.automation import FOLLOW_INPUTS, ON_CONTENT_CHANGE
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource
 from genre_pipeline.defs.metadata import markdown_table
-from genre_pipeline.defs.settings import integer, text
+from genre_pipeline.defs.settings import (
+    VGG16_IMAGE_SIZE_ENV,
+    VGG16_WEIGHTS_ENV,
+    VGG16_WEIGHTS_FILE_ENV,
+    WORD2VEC_FILE_ENV,
+    integer,
+    text,
+)
 from genre_pipeline.defs.storage import HomeResource
 from genre_pipeline.features import sentence, text as text_features, vgg16, word2vec
 from genre_pipeline.models import labels as labels_mod
 from genre_pipeline.models.labels import GenreLabels
 
 GROUP = "features"
-VGG16_WEIGHTS_ENV = "GENRE_PIPELINE_VGG16_WEIGHTS"  # imagenet | random
-VGG16_WEIGHTS_FILE_ENV = "GENRE_PIPELINE_VGG16_WEIGHTS_FILE"
-VGG16_IMAGE_SIZE_ENV = "GENRE_PIPELINE_VGG16_IMAGE_SIZE"
-WORD2VEC_FILE_ENV = "GENRE_PIPELINE_WORD2VEC_FILE"
 DEMO_IMAGE_SIZE = 64  # synthetic 96x144 posters: 64 px scores as well as 112 px there, ~3x faster
 
 

@@ -5,8 +5,6 @@ asset fetches through a resource, returns a table (the IO manager stores it) and
 metadata for the UI.
 """
 
-import os
-
 import dagster as dg
 import pandas as pd
 
@@ -14,13 +12,13 @@ from genre_pipeline.catalog import dedup
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource, TmdbResource
 from genre_pipeline.defs.metadata import markdown_table
 from genre_pipeline.defs.partitions import daily_change_partitions, release_year_partitions
+from genre_pipeline.defs.settings import IMDB_BASICS_ENV, text
 from genre_pipeline.defs.storage import HomeResource
 from genre_pipeline.ingestion import imdb
 from genre_pipeline.ingestion.records import UNDATED, RawRecords, quarantine_frame
 
 GROUP = "ingestion"
 SHRINK_FLOOR = 0.5  # a refresh that keeps fewer than half the records it replaces needs allow_shrink
-IMDB_BASICS_ENV_VAR = "GENRE_PIPELINE_IMDB_BASICS"
 
 
 class ShrinkRefused(dg.Failure):
@@ -162,9 +160,9 @@ def imdb_title_basics(context: dg.AssetExecutionContext, config: ImdbBasicsConfi
     Without ``GENRE_PIPELINE_IMDB_BASICS`` (or config ``basics``) the step materializes
     nothing and says so: the demo stays offline, and the asset is not shown as fresh.
     """
-    location = (config.basics or os.environ.get(IMDB_BASICS_ENV_VAR, "")).strip()
+    location = (config.basics or text(IMDB_BASICS_ENV) or "").strip()
     if not location:
-        context.log.info(f"IMDb basics not configured (set {IMDB_BASICS_ENV_VAR} or config 'basics'): nothing materialized")
+        context.log.info(f"IMDb basics not configured (set {IMDB_BASICS_ENV} or config 'basics'): nothing materialized")
         return
     frame, stats = imdb.read_title_basics(location)
     for q in stats.quarantined[:20]:

@@ -2,7 +2,8 @@
 
 Usage: python -m genre_pipeline.bench [NAME ...] [--out FILE]
 Writes the figures as JSON (default .bench/results.json) and prints them. Benchmarks that
-need ../shared/data say so and skip when it is absent.
+need ../shared/data say so and skip when it is absent. Every benchmark runs the pipeline's own
+code: the quality benchmark launches real runs of the code location and reads what they published.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ BENCHMARKS = {
     "scrape": ("genre_pipeline.bench.scrape_bench", "run_scrape_benchmarks"),
     "vgg16": ("genre_pipeline.bench.vgg16_bench", "run_vgg16_benchmarks"),
     "quality": ("genre_pipeline.bench.quality_bench", "run_quality_benchmarks"),
-    "fusion": ("genre_pipeline.bench.fusion_bench", "run_fusion_benchmarks"),
 }
 
 

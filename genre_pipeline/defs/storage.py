@@ -31,7 +31,7 @@ from genre_pipeline.storage.home import Home
 from genre_pipeline.storage.writer import OpenRun, close_run, open_run, require_launcher
 
 RUN_FAILED_BY_SWEEP = "the run's process died before the run ended (found by the next run on this home)"
-codecs.register(GenreModel, registry.MODEL_CODEC, registry.save_model, registry.load_model)
+codecs.register(GenreModel, registry.save_model, registry.load_model)  # recorded as registry.MODEL_CODEC
 
 
 class HomeResource(dg.ConfigurableResource):

@@ -20,7 +20,7 @@ from genre_pipeline.models.text_plus import TextPlusModel
 
 __all__ = ["MODEL_CODEC", "MODEL_KINDS", "MODEL_NAMES", "ModelLoadError", "load_model", "save_model"]
 
-MODEL_CODEC = "genre-model"  # how a stored model unit is named in a home's generation manifest
+MODEL_CODEC = "call:genre_pipeline.models.registry:load_model"  # a stored model's codec in a home's manifest
 
 MODEL_KINDS: dict[str, type[GenreModel]] = {
     cls.kind: cls

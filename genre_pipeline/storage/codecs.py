@@ -6,7 +6,8 @@
   analyses, model comparisons) -> a folder written by the object itself (codec
   ``"object:<module>:<qualname>"``), read back through that class;
 * types registered with :func:`register` (trained models, whose class is chosen by a
-  registry when loading) -> a folder written and read by the registered functions.
+  registry when loading) -> a folder written and read by the registered functions (codec
+  ``"call:<module>:<load function>"``, so any reader can load the unit without registering).
 
 Every write goes to a fresh staging location and is fsynced before it is recorded, so a
 recorded unit is always complete.
@@ -36,10 +37,24 @@ class FolderCodec:
 _REGISTERED: list[tuple[type, FolderCodec]] = []
 
 
-def register(base: type, name: str, save: Callable[[Any, Path], None], load: Callable[[Path], Any]) -> None:
-    """Store values that are instances of ``base`` with ``save(value, folder)`` / ``load(folder)``."""
+def codec_name(load: Callable[[Path], Any]) -> str:
+    """The codec name of a registered ``load`` function (what the manifest records)."""
+    return f"call:{load.__module__}:{load.__qualname__}"
+
+
+def register(base: type, save: Callable[[Any, Path], None], load: Callable[[Path], Any]) -> str:
+    """Store values that are instances of ``base`` with ``save(value, folder)`` / ``load(folder)``; returns the codec name."""
+    name = codec_name(load)
     if not any(existing is base for existing, _ in _REGISTERED):
         _REGISTERED.append((base, FolderCodec(name, save, load)))
+    return name
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def codec_for(value: Any) -> tuple[str, str]:
@@ -81,13 +96,10 @@ def read(path: Path, codec: str, columns: Sequence[str] | None = None) -> Any:
     """Read a unit back (``columns``: a subset of a parquet table's columns)."""
     if codec == PARQUET:
         return pd.read_parquet(path, columns=list(columns) if columns else None)
-    registered = next((c for _, c in _REGISTERED if c.name == codec), None)
-    if registered is not None:
-        return registered.load(path)
+    if codec.startswith("call:"):
+        _, module, qualname = codec.split(":", 2)
+        return _resolve(module, qualname)(path)
     if codec.startswith("object:"):
         _, module, qualname = codec.split(":", 2)
-        cls: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-        return cls.load(path)
+        return _resolve(module, qualname).load(path)
     raise ValueError(f"{path}: unknown codec {codec!r}")

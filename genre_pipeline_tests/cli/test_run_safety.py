@@ -222,3 +222,60 @@ def test_export_never_touches_the_home_or_foreign_files(tmp_path):
     assert done.returncode == 2 and "holds no previous export" in done.stderr
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
     assert home.dagster_home.is_dir()
+
+
+def wait_for_step(home: Home, run_id: str, step: str, timeout: float = 300) -> None:
+    from dagster._core.events import DagsterEventType
+
+    instance = dg.DagsterInstance.from_config(str(home.dagster_home))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START).records
+        if any(r.event_log_entry.step_key == step for r in records):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} never started")
+
+
+@pytest.mark.slow
+def test_kill_9_during_model_training_then_a_downstream_run_and_a_full_rerun(tmp_path):
+    """Kill the run worker while text_plus trains: nothing of the run is visible; later runs build on the old generation."""
+    from genre_pipeline.demo.generator import write_demo_catalog
+
+    env = {**os.environ, "GENRE_PIPELINE_SENTENCE_ENCODER": "none", "GENRE_PIPELINE_VGG16_IMAGE_SIZE": "32",
+           "GENRE_PIPELINE_VGG16_WEIGHTS": "random"}
+    home = Home(tmp_path / "home")
+    catalog = tmp_path / "demo"
+    write_demo_catalog(catalog, n_movies=300, seed=5)
+    base = ["run", "--snapshot", str(catalog), "--home", str(home.root)]
+    first = subprocess.run([sys.executable, "-m", "genre_pipeline.cli", *base], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=900)
+    assert first.returncode == 0, first.stderr
+    before = GenerationStore(home).current()
+    old_model = before.read("text_plus")
+
+    retrain = cli(*base, "--select", "key:text_plus or key:fusion or key:model_evaluation", env=env)
+    holder = wait_for_holder(home)
+    wait_for_step(home, holder.run_id, "text_plus")
+    os.kill(holder.pid, signal.SIGKILL)
+    out, err = retrain.communicate(timeout=120)
+    assert retrain.returncode == 1 and "Nothing of this run was published" in err
+    assert GenerationStore(home).current().id == before.id
+    instance = dg.DagsterInstance.from_config(str(home.dagster_home))
+    assert instance.get_run_by_id(holder.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert not any(home.staging_dir.iterdir())
+
+    downstream = subprocess.run([sys.executable, "-m", "genre_pipeline.cli", *base, "--select", "text_plus+"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=900)
+    assert downstream.returncode == 0, downstream.stderr
+    after = GenerationStore(home).current()
+    assert after.id != before.id
+    assert after.unit("movies").run_id == before.unit("movies").run_id  # the catalog was not touched
+    assert after.unit("text_plus").run_id == instance.get_runs(limit=1)[0].run_id
+    evaluation = after.read("model_evaluation").records
+    assert evaluation["text_plus"]["micro_f1"] == pytest.approx(old_model.info["evaluation"]["micro_f1"])  # same inputs, same seed
+
+    rerun = subprocess.run([sys.executable, "-m", "genre_pipeline.cli", *base], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    assert set(GenerationStore(home).current().assets()) == set(before.assets())

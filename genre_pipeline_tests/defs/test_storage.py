@@ -97,3 +97,14 @@ def test_a_later_run_reads_the_published_values(home):
     result = materialize(home, [raw, combined, only_ids], selection=[only_ids])
     assert result.success
     assert sorted(GenerationStore(home).current().read("only_ids")["id"]) == [2000, 2001]
+
+
+def test_models_are_stored_under_the_codec_predict_looks_for():
+    from genre_pipeline.models.base import GenreModel
+    from genre_pipeline.models.registry import MODEL_CODEC
+    from genre_pipeline.storage import codecs
+
+    class Probe(GenreModel):
+        kind = "probe"
+
+    assert codecs.codec_for(Probe(labels=["Drama"])) == (MODEL_CODEC, "folder")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
 from genre_pipeline.cli import demo_catalog, predict, report, run, snapshot
-from genre_pipeline.cli.options import user_error
+from genre_pipeline.cli.options import CommandFailed, user_error
 
 COMMANDS = (run, demo_catalog, snapshot, report, predict)  # each: add_parser(subparsers), handler(args) -> exit code
 
@@ -32,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except CommandFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `genre-pipeline report | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for the interpreter's exit
+        return 0
     except ValueError as exc:  # settings and user input the command did not catch itself
         from genre_pipeline.defs.settings import SettingsError
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from genre_pipeline.cli.options import add_home_argument, fail, user_error
+from genre_pipeline.cli.options import add_home_argument, fail, published_generation, user_error
 
 
 def add_parser(subparsers) -> None:
@@ -49,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from genre_pipeline.models.base import PredictionError
     from genre_pipeline.models.predict import predict_genres
     from genre_pipeline.models.registry import MODEL_CODEC, load_model
-    from genre_pipeline.storage.generations import GenerationStore, StorageError
-    from genre_pipeline.storage.home import Home, HomeError
 
     try:
         overview = read_overview(args)
@@ -60,16 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return user_error(str(exc))
     if not overview and not args.poster and not args.title:
         return user_error("give --overview TEXT (or --overview-file FILE) and/or --poster FILE")
-    home = Home.at(args.home)
-    try:
-        home.check_usable()
-        current = GenerationStore(home).current()
-    except HomeError as exc:
-        return user_error(str(exc))
-    except StorageError as exc:
-        return fail(str(exc))
-    if current is None:
-        return fail(f"no published models in {home.root} (run the pipeline first: genre-pipeline run)")
+    current = published_generation(args.home, "published models")
     names = [asset for (asset, partition), unit in current.units.items() if partition is None and unit.codec == MODEL_CODEC]
     problems: list[str] = []
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from genre_pipeline.cli.options import add_home_argument, fail, user_error
+from genre_pipeline.cli.options import add_home_argument, fail, published_generation
 
 
 def add_parser(subparsers) -> None:
@@ -17,22 +17,11 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from genre_pipeline.models.evaluation import build_report, format_table  # here: sklearn costs ~1.5 s to import
-    from genre_pipeline.storage.generations import GenerationStore, StorageError
-    from genre_pipeline.storage.home import Home, HomeError
-
-    home = Home.at(args.home)
-    try:
-        home.check_usable()
-        current = GenerationStore(home).current()
-        comparison = current.read("model_evaluation") if current is not None and current.unit("model_evaluation") else None
-    except HomeError as exc:
-        return user_error(str(exc))
-    except StorageError as exc:
-        return fail(str(exc))
-    if comparison is None:
-        return fail(f"no model evaluation in {home.root} (run the pipeline first: genre-pipeline run)")
-    report = build_report(comparison.records)
-    report["home"] = str(home.root)
+    current = published_generation(args.home, "model evaluation")
+    if current.unit("model_evaluation") is None:
+        return fail(f"no model evaluation in generation {current.id} (materialize model_evaluation)")
+    report = build_report(current.read("model_evaluation").records)
+    report["home"] = str(current.root.parent.parent)
     report["generation"] = current.id
     if args.json:
         print(json.dumps(report, indent=2, default=str))

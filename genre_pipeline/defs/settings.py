@@ -47,30 +47,25 @@ def choice(name: str, options: tuple[str, ...], default: str, env: Mapping[str, 
     return value
 
 
-def integer(name: str, default: int, minimum: int | None = None, env: Mapping[str, str] | None = None) -> int:
+def _parsed(name: str, default, convert, what: str, minimum, env: Mapping[str, str] | None):
     raw = text(name, None, env)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = convert(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def integer(name: str, default: int, minimum: int | None = None, env: Mapping[str, str] | None = None) -> int:
+    return _parsed(name, default, int, "a whole number", minimum, env)
 
 
 def number(name: str, default: float, minimum: float | None = None, env: Mapping[str, str] | None = None) -> float:
-    raw = text(name, None, env)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return _parsed(name, default, float, "a number", minimum, env)
 
 
 def switch(name: str, env: Mapping[str, str] | None = None) -> bool:

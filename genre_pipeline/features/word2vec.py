@@ -95,16 +95,8 @@ def train_word2vec(token_lists: Sequence[Sequence[str]], settings: Word2VecSetti
     sentences = [list(tokens) for tokens in token_lists if tokens]
     if not sentences:
         raise ValueError("cannot train word2vec: no overview has any usable word")
-    model = Word2Vec(
-        sentences=sentences,
-        vector_size=settings.vector_size,
-        window=settings.window,
-        min_count=settings.min_count,
-        sg=settings.sg,
-        epochs=settings.epochs,
-        seed=settings.seed,
-        workers=1,
-    )
+    model = Word2Vec(sentences=sentences, vector_size=settings.vector_size, window=settings.window, min_count=settings.min_count,
+                     sg=settings.sg, epochs=settings.epochs, seed=settings.seed, workers=1)
     if len(model.wv) == 0:
         raise ValueError(f"word2vec learned no word (min_count={settings.min_count} over {len(sentences)} overviews)")
     return model.wv

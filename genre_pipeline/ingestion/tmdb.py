@@ -720,22 +720,15 @@ class TmdbCatalogSource:
             if self._posters is None:
                 s = self.settings
                 self._posters = PosterDownloader(
-                    s.image_base_url,
-                    s.poster_size,
-                    concurrency=s.poster_concurrency,
-                    rate_limit=s.poster_rate_limit,
-                    timeout=s.poster_timeout,
-                    max_retries=s.poster_max_retries,
-                    backoff_base=s.backoff_base,
-                    backoff_max=s.backoff_max,
-                    max_retry_after=s.max_retry_after,
-                    sleep=self._sleep,
-                    clock=self._clock,
+                    s.image_base_url, s.poster_size, concurrency=s.poster_concurrency, rate_limit=s.poster_rate_limit,
+                    timeout=s.poster_timeout, max_retries=s.poster_max_retries, backoff_base=s.backoff_base,
+                    backoff_max=s.backoff_max, max_retry_after=s.max_retry_after, sleep=self._sleep, clock=self._clock,
                 )
             return self._posters
 
-    def fetch_posters(self, poster_paths: list[str], dest_dir: Path) -> list[PosterFetch]:
-        return self.poster_downloader().fetch(poster_paths, dest_dir)
+    def fetch_posters(self, poster_paths: list[str], dest_dir: Path,
+                      progress: Callable[[int, int], None] | None = None) -> list[PosterFetch]:
+        return self.poster_downloader().fetch(poster_paths, dest_dir, progress)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.name, **self.settings.describe()}

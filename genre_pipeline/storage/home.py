@@ -38,6 +38,11 @@ def resolve_home_dir(home: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+def _inside(name: str) -> property:
+    """A path of the home: ``<root>/<name>``."""
+    return property(lambda self: self.root / name, doc=f"``<home>/{name}``")
+
+
 @dataclass(frozen=True)
 class Home:
     """Paths inside one pipeline home. Creating the object touches nothing on disk."""
@@ -48,33 +53,13 @@ class Home:
     def at(cls, home: str | os.PathLike | None = None) -> Home:
         return cls(resolve_home_dir(home))
 
-    @property
-    def dagster_home(self) -> Path:
-        return self.root / "dagster"
-
-    @property
-    def current_link(self) -> Path:
-        return self.root / "current"
-
-    @property
-    def generations_dir(self) -> Path:
-        return self.root / "generations"
-
-    @property
-    def staging_dir(self) -> Path:
-        return self.root / "staging"
-
-    @property
-    def posters_dir(self) -> Path:
-        return self.root / "posters"
-
-    @property
-    def demo_catalog_dir(self) -> Path:
-        return self.root / "demo_catalog"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.root / ".lock"
+    dagster_home = _inside("dagster")  # DAGSTER_HOME: the instance
+    current_link = _inside("current")
+    generations_dir = _inside("generations")
+    staging_dir = _inside("staging")
+    posters_dir = _inside("posters")
+    demo_catalog_dir = _inside("demo_catalog")
+    lock_path = _inside(".lock")
 
     def cache_dir(self, name: str) -> Path:
         """A content-addressed store owned by one asset (e.g. ``cache/sentence_embeddings``)."""

@@ -7,6 +7,7 @@ closes) the pipe. While it blocks, the run holds the home's writer lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -83,13 +84,23 @@ def filled_home(tmp_path) -> Home:
     return home
 
 
+@contextlib.contextmanager
+def run_held_in_raw_records(home: Home, folder: Path):
+    """A `run` blocked inside raw_movie_records (its snapshot is a pipe): yields (process, pipe, lock holder)."""
+    pipe = piped_snapshot(folder)
+    process = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
+    try:
+        yield process, pipe, wait_for_holder(home)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.mark.slow
 def test_a_second_writer_is_refused_naming_the_holder_and_nothing_mixes(filled_home, tmp_path):
     home = filled_home
-    pipe = piped_snapshot(tmp_path / "y")
-    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
-    try:
-        holder = wait_for_holder(home)
+    with run_held_in_raw_records(home, tmp_path / "y") as (first, pipe, holder):
         other = write_snapshot(tmp_path / "other", movies_x()[:5])
         second = run_cli("run", "--snapshot", str(other), "--home", str(home.root), "--select", CATALOG)
         assert second.returncode == 1
@@ -103,9 +114,6 @@ def test_a_second_writer_is_refused_naming_the_holder_and_nothing_mixes(filled_h
         feed(pipe, movies_y())
         out, err = first.communicate(timeout=300)
         assert first.returncode == 0, err
-    finally:
-        if first.poll() is None:
-            first.kill()
     table = published_movies(home)
     assert sorted(table["id"]) == sorted(m["id"] for m in movies_y())  # all of Y, nothing of X or of the refused run
 
@@ -113,10 +121,7 @@ def test_a_second_writer_is_refused_naming_the_holder_and_nothing_mixes(filled_h
 @pytest.mark.slow
 def test_a_second_writer_with_wait_runs_after_the_first(filled_home, tmp_path):
     home = filled_home
-    pipe = piped_snapshot(tmp_path / "y")
-    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
-    try:
-        wait_for_holder(home)
+    with run_held_in_raw_records(home, tmp_path / "y") as (first, pipe, _holder):
         later = write_snapshot(tmp_path / "later", movies_x()[:20])
         second = cli("run", "--snapshot", str(later), "--home", str(home.root), "--select", CATALOG, "--wait", "240")
         time.sleep(1.0)
@@ -125,10 +130,6 @@ def test_a_second_writer_with_wait_runs_after_the_first(filled_home, tmp_path):
         assert first.wait(timeout=300) == 0
         out, err = second.communicate(timeout=300)
         assert second.returncode == 0, err
-    finally:
-        for proc in (first,):
-            if proc.poll() is None:
-                proc.kill()
     assert sorted(published_movies(home)["id"]) == sorted(m["id"] for m in movies_x()[:20])
 
 

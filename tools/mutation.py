@@ -8,7 +8,7 @@ and every surviving mutant. Each run starts over (``--reuse`` keeps earlier verd
 only mutants of functions whose code changed); ``mutmut show NAME`` run in the scratch folder
 prints a mutant's diff.
 
-    python tools/mutation.py [--scope catalog|models|all] [--reuse] [--max-children N] [--fail-under PCT]
+    python tools/mutation.py [--scope catalog|models|all (default)] [--reuse] [--max-children N] [--fail-under PCT]
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def report(results: dict[str, tuple[Counter, list[str]]], seconds: float) -> tup
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scope", choices=(*SCOPES, "all"), default=os.environ.get("MUTATION_SCOPE", "catalog"))
+    parser.add_argument("--scope", choices=(*SCOPES, "all"), default=os.environ.get("MUTATION_SCOPE", "all"),
+                        help="the modules of one package, or every module in [tool.mutmut] (default all)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep earlier verdicts, re-testing only mutants of changed functions (a new test does not re-test survivors)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")

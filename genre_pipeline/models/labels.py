@@ -129,13 +129,14 @@ def label_table(ids: Sequence[int], genre_lists: Sequence[Sequence[str]], labels
 def align_rows(source_ids: Sequence[int], matrix: np.ndarray, target_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Reorder ``matrix`` (rows for ``source_ids``) to ``target_ids``: ``(full matrix, available mask)``.
 
-    Rows for target ids absent from the source are zero and marked unavailable.
+    Rows for target ids absent from the source are zero and marked unavailable. A vector
+    (one value per movie) is reordered the same way.
     """
     matrix = np.asarray(matrix)
     position = {int(i): r for r, i in enumerate(source_ids)}
     rows = np.array([position.get(int(i), -1) for i in target_ids], dtype=np.int64)
     available = rows >= 0
-    full = np.zeros((len(rows), matrix.shape[1] if matrix.ndim == 2 else 0), dtype=matrix.dtype)
+    full = np.zeros((len(rows), *matrix.shape[1:]), dtype=matrix.dtype)
     full[available] = matrix[rows[available]]
     return full, available
 

@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import dagster as dg
+from tqdm import tqdm
 
 from genre_pipeline.definitions import CODE_LOCATION
 from genre_pipeline.defs.partitions import partition_range_tags, release_year_partitions
+from genre_pipeline.defs.progress import ProgressReport, parse_progress
 from genre_pipeline.storage.generations import GenerationStore
 from genre_pipeline.storage.home import Home, HomeError
 from genre_pipeline.storage.lock import HomeLock
@@ -74,13 +76,14 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home.dagster_home))
 
 
-def code_location(instance: dg.DagsterInstance):
+def code_location(instance: dg.DagsterInstance, module: str = DEFINITIONS_MODULE, location_name: str = CODE_LOCATION):
+    """The code location defined by ``module`` (the default one, or e.g. the Celery one), loaded in this process."""
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
-        location_name=CODE_LOCATION,
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=module),
+        location_name=location_name,
     )
     return origin.create_location(instance)
 
@@ -120,16 +123,17 @@ def plan_run(graph, keys: Sequence[dg.AssetKey], year_keys: Sequence[str] | None
     return Plan([*by_year, *unpartitioned], (chosen[0], chosen[-1]) if by_year else None, skipped)
 
 
-def create_run(instance: dg.DagsterInstance, plan: Plan, run_config: dict[str, Any], tags: dict[str, str]):
+def create_run(instance: dg.DagsterInstance, plan: Plan, run_config: dict[str, Any], tags: dict[str, str],
+               module: str = DEFINITIONS_MODULE, location_name: str = CODE_LOCATION):
     """A run of the code location's asset job for ``plan``, with its remote origin."""
     from dagster._core.definitions.selector import JobSubsetSelector
 
     run_tags = {TRIGGER_TAG: "cli", **tags}
     if plan.year_range is not None:
         run_tags.update(partition_range_tags(*plan.year_range))
-    with code_location(instance) as location:
+    with code_location(instance, module, location_name) as location:
         repository = location.get_repository(REPOSITORY)
-        selector = JobSubsetSelector(location_name=CODE_LOCATION, repository_name=REPOSITORY, job_name=ASSET_JOB,
+        selector = JobSubsetSelector(location_name=location_name, repository_name=REPOSITORY, job_name=ASSET_JOB,
                                      op_selection=None, asset_selection=plan.keys)
         job = location.get_job(selector)
         try:
@@ -160,24 +164,36 @@ def _root_cause(error) -> str:
     return message
 
 
-class _Progress:
-    """One concise line per step and check, from the run's events."""
+class RunProgress:
+    """One concise line per step and check, from the run's events.
 
-    def __init__(self, stream: TextIO):
+    A step's progress lines (:mod:`genre_pipeline.defs.progress`) become a live bar with
+    the step's rate and ETA under its line when ``stream`` is a terminal, and stay plain
+    lines otherwise (a log file, a pipe).
+    """
+
+    def __init__(self, stream: TextIO, live: bool | None = None):
         self.stream = stream
+        self.live = bool(getattr(stream, "isatty", lambda: False)()) if live is None else live
         self.started: dict[str, float] = {}
+        self.bars: dict[str, tqdm] = {}
 
     def show(self, entry) -> None:
         event = entry.dagster_event
         step = entry.step_key or ""
         line = None
         if event is None:
-            if entry.level >= 30 and entry.user_message:
+            report = parse_progress(entry.user_message) if step else None
+            if report is not None and self.live:
+                self._draw(step, report)
+            elif entry.level >= 30 and entry.user_message:
                 line = f"    ! {step}: {entry.user_message}" if step else f"    ! {entry.user_message}"
             elif step and entry.level >= 20 and entry.user_message:
                 line = f"    · {step}: {entry.user_message}"
         else:
             kind = event.event_type_value
+            if kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+                self._close(step)
             if kind == "STEP_START":
                 self.started[step] = time.monotonic()
                 line = f"  ▶ {step}"
@@ -192,8 +208,34 @@ class _Progress:
                 status = "passed" if data.passed else "FAILED"
                 line = f"    check {data.asset_key.to_user_string()}:{data.check_name} {status}"
         if line:
-            self.stream.write(line + "\n")
+            if self.bars:
+                tqdm.write(line, file=self.stream)  # clears the bars, writes the line, draws them again
+            else:
+                self.stream.write(line + "\n")
             self.stream.flush()
+
+    def _draw(self, step: str, report: ProgressReport) -> None:
+        bar = self.bars.get(step)
+        if bar is None:
+            bar = self.bars[step] = tqdm(
+                total=report.total, file=self.stream, desc=step, unit=report.unit, leave=False, position=len(self.bars),
+                mininterval=0, dynamic_ncols=True,
+                bar_format="    {desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}{postfix}",  # postfix: ", 8.1/s, ETA 59s"
+            )
+        bar.total = report.total
+        bar.n = report.done
+        bar.set_postfix_str(report.speed(), refresh=False)
+        bar.refresh()
+
+    def _close(self, step: str) -> None:
+        bar = self.bars.pop(step, None)
+        if bar is not None:
+            bar.close()
+
+    def close(self) -> None:
+        """Take down the bars of steps that never finished (a crashed run)."""
+        for step in list(self.bars):
+            self._close(step)
 
 
 def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None = None) -> RunOutcome:
@@ -205,7 +247,7 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
     args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=instance.get_ref(),
                           set_exit_code_on_failure=True)
     env = dict(os.environ, DAGSTER_HOME=str(home.dagster_home), GENRE_PIPELINE_HOME=str(home.root))
-    progress = _Progress(stream)
+    progress = RunProgress(stream)
     start = time.monotonic()
     with tempfile.TemporaryFile(mode="w+b") as worker_log:
         worker = subprocess.Popen([sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)],
@@ -226,6 +268,8 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
             worker.send_signal(signal.SIGTERM)
             worker.wait()
             raise
+        finally:
+            progress.close()
         worker_log.seek(0)
         worker_tail = worker_log.read().decode("utf-8", "replace")[-2000:]
     outcome = _outcome(instance, run.run_id, time.monotonic() - start)
@@ -279,7 +323,7 @@ def _outcome(instance: dg.DagsterInstance, run_id: str, seconds: float) -> RunOu
             mat = event.event_specific_data.materialization
             name = mat.asset_key.to_user_string()
             asset = outcome.assets.setdefault(name, AssetOutcome(name))
-            rows = mat.metadata.get("dagster/row_count") or mat.metadata.get("records")
+            rows = mat.metadata.get("dagster/row_count") or mat.metadata.get("partition_rows")
             if mat.partition:
                 asset.partitions += 1
                 if rows is not None:

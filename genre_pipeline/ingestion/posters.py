@@ -140,10 +140,12 @@ class PosterDownloader:
         self.stats = RequestStats()
 
     # -- public ------------------------------------------------------------------------
-    def fetch(self, poster_paths: Iterable[str | None], dest_dir: str | Path) -> list[PosterFetch]:
+    def fetch(self, poster_paths: Iterable[str | None], dest_dir: str | Path,
+              progress: Callable[[int, int], None] | None = None) -> list[PosterFetch]:
         """One :class:`PosterFetch` per input path, in input order.
 
         The same file name is handled once even if several records share it.
+        ``progress(done, total)`` counts the distinct files as they are handled.
         """
         dest = Path(dest_dir)
         dest.mkdir(parents=True, exist_ok=True)
@@ -167,11 +169,21 @@ class PosterDownloader:
                 return name, self._fetch_one(poster_path, name, dest)
 
         items = list(todo.items())
+        done: list[tuple[str, PosterFetch]] = []
+
+        def collect(fetched: Iterable[tuple[str, PosterFetch]]) -> None:
+            for finished in fetched:
+                done.append(finished)
+                if progress is not None:
+                    progress(len(done), len(items))
+
+        if progress is not None:
+            progress(0, len(items))
         if len(items) <= 1 or self.concurrency == 1:
-            done = [work(item) for item in items]
+            collect(map(work, items))
         else:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="posters") as pool:
-                done = list(pool.map(work, items))
+                collect(pool.map(work, items))
         outcome.update(done)
         for index, poster_path in enumerate(paths):
             if results[index] is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -146,8 +147,9 @@ class CatalogSource(Protocol):
     def fetch_year(self, partition_key: str) -> YearFetch:
         """All records whose release year is ``partition_key`` (or undated ones for UNDATED)."""
 
-    def fetch_posters(self, poster_paths: list[str], dest_dir: Path) -> list[PosterFetch]:
-        """Make ``dest_dir / basename(poster_path)`` a valid image for each poster path."""
+    def fetch_posters(self, poster_paths: list[str], dest_dir: Path,
+                      progress: Callable[[int, int], None] | None = None) -> list[PosterFetch]:
+        """Make ``dest_dir / basename(poster_path)`` a valid image for each poster path (``progress(done, total)``)."""
 
     def describe(self) -> dict[str, Any]:
         """Human-facing description for metadata. Never contains a secret."""

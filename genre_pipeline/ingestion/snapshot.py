@@ -26,7 +26,7 @@ import json
 import shutil
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,13 +258,16 @@ class SnapshotCatalogSource:
             stats={"source_seq": [valid.line for valid in filed], "file": str(movie_file.path)},
         )
 
-    def fetch_posters(self, poster_paths: list[str], dest_dir: Path) -> list[PosterFetch]:
-        """Copy posters from the snapshot's ``posters/`` into ``dest_dir`` (skip present ones)."""
+    def fetch_posters(self, poster_paths: list[str], dest_dir: Path,
+                      progress: Callable[[int, int], None] | None = None) -> list[PosterFetch]:
+        """Copy posters from the snapshot's ``posters/`` into ``dest_dir`` (skip present ones; ``progress(done, total)``)."""
         source_dir = self.snapshot_dir / "posters"
         dest_dir = Path(dest_dir)
         dest_dir.mkdir(parents=True, exist_ok=True)
         results = []
-        for poster_path in poster_paths:
+        for done, poster_path in enumerate(poster_paths):
+            if progress is not None:
+                progress(done, len(poster_paths))
             name = poster_basename(poster_path)
             if name is None:
                 results.append(PosterFetch(poster_path, None, "missing", "no usable poster_path"))
@@ -286,6 +289,8 @@ class SnapshotCatalogSource:
                 continue
             atomic_write(target, lambda tmp, origin=origin: shutil.copyfile(origin, tmp))
             results.append(PosterFetch(poster_path, target, "fetched"))
+        if progress is not None:
+            progress(len(poster_paths), len(poster_paths))
         return results
 
     def describe(self) -> dict[str, Any]:

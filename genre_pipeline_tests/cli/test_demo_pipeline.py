@@ -13,9 +13,11 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from genre_pipeline.catalog.posters import PosterIndex
 from genre_pipeline.cli.main import main
 from genre_pipeline.demo.generator import write_demo_catalog
 from genre_pipeline.features.sentence import ENCODER_ENV as SENTENCE_ENV
+from genre_pipeline.features.vgg16 import PosterFeatures
 from genre_pipeline.models import fusion as fusion_mod, labels
 from genre_pipeline.models.registry import MODEL_NAMES
 from genre_pipeline.storage.generations import GenerationStore
@@ -114,7 +116,8 @@ def test_each_model_beats_the_most_frequent_baseline(demo_home, name):
     assert figures["split_sizes"]["test"] > 40 and figures["n_evaluated"] > 40
     metadata = latest_metadata(demo_home, name)
     assert metadata["micro_f1"].value == pytest.approx(figures["micro_f1"], abs=1e-4)
-    assert "| genre" in metadata["per_genre"].value and "most frequent" in metadata["evaluation"].value
+    assert [c.name for c in metadata["per_genre"].schema.columns] == ["genre", "precision", "recall", "f1", "support", "predicted"]
+    assert "most frequent" in metadata["evaluation"].records[1].data["model"]
     model = current(demo_home).read(name)
     assert model.thresholds is not None and model.thresholds.info["validation_movies"] > 0
     assert all(0.0 < v < 1.0 for v in model.thresholds.values)
@@ -144,7 +147,7 @@ def test_every_movie_gets_a_fusion_score_even_without_poster_or_overview(demo_ho
     generation = current(demo_home)
     genre_labels = generation.read("genre_labels")
     data = labels.labelled_data(genre_labels, generation.read("data_split"))
-    posters = generation.read("poster_embeddings")
+    posters = PosterFeatures.combine(generation.read_partitions("poster_embeddings"))
     sentence = generation.read("sentence_embeddings").aligned(data.ids)
     model = generation.read("fusion")
     matrix, has_poster = posters.align(data.ids)
@@ -158,7 +161,10 @@ def test_every_movie_gets_a_fusion_score_even_without_poster_or_overview(demo_ho
 
 def test_comparison_table_chart_and_report(demo_home, capsys):
     metadata = latest_metadata(demo_home, "model_evaluation")
-    assert all(name in metadata["comparison"].value for name in MODEL_NAMES)
+    listed = [row.data["model"] for row in metadata["comparison"].records]
+    assert all(name in listed or f"{name}:" in metadata["skipped"].value for name in MODEL_NAMES)
+    best = max(listed, key=lambda name: record(demo_home, name)["micro_f1"])
+    assert metadata["best_micro_f1"].value == pytest.approx(record(demo_home, best)["micro_f1"], abs=1e-4)
     assert metadata["chart"].value.startswith("![model comparison](data:image/png;base64,")
     assert (current(demo_home).root / "models" / "model_evaluation" / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     capsys.readouterr()
@@ -196,7 +202,7 @@ def test_rerun_embeds_and_encodes_nothing_again(demo_home):
 
 def test_predict(demo_home, capsys, tmp_path):
     capsys.readouterr()
-    poster = current(demo_home).read("movie_posters")
+    poster = PosterIndex.combine(current(demo_home).read_partitions("movie_posters"))
     poster_file = poster.path(poster.usable()["poster_file"].iloc[0])
     overview = "A ghost haunts an old house and a family hears screams at night."
     assert main(["predict", "--overview", overview, "--poster", str(poster_file), "--model", "all", "--json",
@@ -229,13 +235,13 @@ def test_a_posterless_catalog_skips_the_poster_model_and_classifies_every_movie(
     assert record(posterless_home, "mlp_poster")["status"] == "skipped"
     assert record(posterless_home, "mlp_poster")["reason"] == "no posters in this catalog"
     assert generation.read("mlp_poster").reason == "no posters in this catalog"
-    assert latest_metadata(posterless_home, "poster_embeddings")["dagster/row_count"].value == 0
+    assert latest_metadata(posterless_home, "poster_embeddings")["partition_rows"].value == 0
     capsys.readouterr()
     assert main(["report", "--json", "--home", str(posterless_home.root)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["models"]["mlp_poster"]["status"] == "skipped"
     assert report["models"]["svc_tfidf"]["source"].startswith("snapshot ")
-    assert "skipped: no posters" in latest_metadata(posterless_home, "model_evaluation")["comparison"].value
+    assert "mlp_poster: no posters in this catalog" in latest_metadata(posterless_home, "model_evaluation")["skipped"].value
     assert main(["predict", "--overview", "A heist goes wrong.", "--home", str(posterless_home.root), "--json"]) == 0
     answered = {p["model"] for p in json.loads(capsys.readouterr().out)["predictions"]}
     assert "mlp_poster" not in answered and {"svc_tfidf", "naive_bayes_counts", "text_plus"} <= answered

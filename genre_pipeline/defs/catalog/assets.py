@@ -5,6 +5,8 @@ inputs, calls the science, returns its value (the IO manager stores it) and repo
 metadata for the UI.
 """
 
+import hashlib
+
 import dagster as dg
 import pandas as pd
 
@@ -12,12 +14,25 @@ from genre_pipeline.catalog import cooccurrence, dedup, genres
 from genre_pipeline.catalog.posters import PosterIndex, build_index
 from genre_pipeline.defs.automation import FOLLOW_INPUTS, ON_CONTENT_CHANGE
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource
-from genre_pipeline.defs.metadata import markdown_table, png_markdown
+from genre_pipeline.defs.metadata import column_schema_metadata, filled_partitions, metadata_table, png_markdown
+from genre_pipeline.defs.partitions import release_year_partitions
+from genre_pipeline.defs.progress import step_progress
 from genre_pipeline.defs.storage import HomeResource
 from genre_pipeline.ingestion import imdb
 from genre_pipeline.ingestion.records import RawRecords
 
 GROUP = "catalog"
+VOCABULARY_COLUMN_NOTES = {
+    "id": "TMDB genre id", "name": "genre name", "legacy": "an id TMDB no longer lists, mapped by the pipeline",
+    "known": "in TMDB's list or mapped as legacy", "movie_count": "records carrying the genre",
+}
+MOVIE_COLUMN_NOTES = {
+    "id": "TMDB movie id (unique)", "title": "title", "overview": "plot summary: the text the models read",
+    "release_date": "YYYY-MM-DD as TMDB gives it", "release_year": "year of release_date (empty: undated)",
+    "genre_ids": "TMDB genre ids", "genres": "genre names (the labels)", "imdb_id": "IMDb id, joins IMDb's genres",
+    "poster_path": "TMDB poster path; the poster file is named after its basename",
+    "partition": "release-year partition the record came from", "fetched_at": "when the winning record was fetched",
+}
 EXAMPLES = 10  # offending ids shown by a failed check
 
 
@@ -37,11 +52,14 @@ def genre_vocabulary(catalog_source: CatalogSourceResource, raw_movie_records: R
     vocabulary = genres.build_vocabulary(catalog_source.open().genre_list(), dedup.all_genre_ids(raw.get("record_json", [])))
     return dg.Output(
         vocabulary,
+        # what it holds, not when it was written: a re-fetch with the same genres leaves `movies`' readers alone
+        data_version=dg.DataVersion(hashlib.sha256(vocabulary.to_json(orient="records").encode()).hexdigest()[:16]),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(vocabulary)),
             "legacy_genres": dg.MetadataValue.int(int(vocabulary["legacy"].sum())),
             "unknown_genres": dg.MetadataValue.int(int((~vocabulary["known"]).sum())),
-            "vocabulary": dg.MetadataValue.md(markdown_table(vocabulary)),
+            "vocabulary": metadata_table(vocabulary),
+            **column_schema_metadata(vocabulary, VOCABULARY_COLUMN_NOTES),
         },
     )
 
@@ -94,9 +112,9 @@ def movies(context: dg.AssetExecutionContext, raw_movie_records: RawRecords, mov
     if len(quarantine):
         context.log.warning(f"{len(quarantine)} input lines are quarantined (raw_movie_records.quarantine)")
     years = table["release_year"].dropna()
-    preview_columns = ["id", "title", "release_date", "genres", "poster_path"]
-    yield dg.Output(
-        table,
+    preview_columns = ["id", "title", "release_year", "genres"]
+    yield dg.MaterializeResult(
+        value=table,
         data_version=dg.DataVersion(dedup.content_fingerprint(table)[:16]),
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(table)),
@@ -104,15 +122,25 @@ def movies(context: dg.AssetExecutionContext, raw_movie_records: RawRecords, mov
             "duplicates_merged": dg.MetadataValue.int(len(raw) - len(table)),
             "changes_merged": dg.MetadataValue.int(len(movie_changes)),
             "quarantined_lines": dg.MetadataValue.int(len(quarantine)),
-            "quarantine": dg.MetadataValue.md(markdown_table(quarantine[["file", "line", "reason"]].head(20)) if len(quarantine) else "none"),
+            "quarantine": metadata_table(quarantine[["file", "line", "reason"]].head(20)) if len(quarantine) else "none",
             "empty_overviews": dg.MetadataValue.int(int((table["overview"] == "").sum())),
             "without_poster_path": dg.MetadataValue.int(int(table["poster_path"].isna().sum())),
             "undated": dg.MetadataValue.int(int(table["release_year"].isna().sum())),
             "years": dg.MetadataValue.text(f"{int(years.min())}-{int(years.max())}" if len(years) else "none"),
-            "preview": dg.MetadataValue.md(markdown_table(table[preview_columns].head(10))),
+            "preview": metadata_table(table[preview_columns].head(10)),
+            **column_schema_metadata(table, MOVIE_COLUMN_NOTES),
         },
     )
     yield from movie_check_results(table, genre_vocabulary)
+
+
+def frequent_pairs(matrix: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The ``top`` genre pairs by movies carrying both, with each pair's share of the rarer genre's movies."""
+    rows = [(a, b, int(matrix.at[a, b]), int(min(matrix.at[a, a], matrix.at[b, b])))
+            for i, a in enumerate(matrix.index) for b in matrix.index[i + 1:] if matrix.at[a, b] > 0]
+    rows.sort(key=lambda r: (-r[2], r[0], r[1]))
+    return pd.DataFrame([{"genres": f"{a} + {b}", "movies": n, "share_of_rarer": n / rarer if rarer else 0.0}
+                         for a, b, n, rarer in rows[:top]], columns=["genres", "movies", "share_of_rarer"])
 
 
 class CooccurrenceConfig(dg.Config):
@@ -142,9 +170,10 @@ def genre_cooccurrence(config: CooccurrenceConfig, movies: pd.DataFrame,
         metadata={
             "genres": dg.MetadataValue.int(len(names)),
             "movies": dg.MetadataValue.int(len(movies)),
+            "clusters": metadata_table(by_cluster),
+            "most_frequent_pairs": metadata_table(frequent_pairs(analysis.matrix)),
             "heatmap": dg.MetadataValue.md(png_markdown(analysis.heatmap_png, "genre co-occurrence heatmap")),
             "coclustered_heatmap": dg.MetadataValue.md(png_markdown(analysis.coclustered_png, "co-clustered heatmap")),
-            "clusters": dg.MetadataValue.md(markdown_table(by_cluster)),
         },
     )
 
@@ -152,32 +181,48 @@ def genre_cooccurrence(config: CooccurrenceConfig, movies: pd.DataFrame,
 @dg.asset(
     group_name=GROUP,
     kinds={"jpeg"},
-    ins={"movies": dg.AssetIn(metadata={"columns": ["id", "poster_path"]})},
+    partitions_def=release_year_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={"movies": dg.AssetIn(metadata={"columns": ["id", "poster_path", "partition"]})},
     automation_condition=ON_CONTENT_CHANGE,
 )
 def movie_posters(context: dg.AssetExecutionContext, catalog_source: CatalogSourceResource, home: HomeResource,
-                  movies: pd.DataFrame) -> dg.Output[PosterIndex]:
-    """Poster images for every movie that has a ``poster_path`` (tutorial step: posters).
+                  movies: pd.DataFrame) -> dict[str, PosterIndex]:
+    """Poster images for every movie that has a ``poster_path`` (tutorial step: posters), by release year.
 
-    Stored once in the home's poster store under the basename of ``poster_path`` (never a
-    title), fetched only when not already valid there, so a re-run fetches nothing it
-    already has. The index says, per movie, which file it uses and whether it is usable.
+    Partitioned like the raw records: partition ``1999`` indexes the posters of the movies
+    whose record is filed under 1999, so the download of a large catalog spreads over
+    partitions (a backfill, or several runs at once) and a new year fetches only its own
+    posters. Stored once in the home's poster store under the basename of ``poster_path``
+    (never a title), fetched only when not already valid there, so a re-run fetches nothing
+    it already has. The index says, per movie, which file it uses and whether it is usable.
     """
-    unique_paths = sorted(set(movies["poster_path"].dropna()))
+    keys = list(context.partition_keys)
+    wanted = movies[movies["partition"].isin(keys)]
+    unique_paths = sorted(set(wanted["poster_path"].dropna()))
     store = home.posters_dir
-    results = {r.poster_path: r for r in catalog_source.open().fetch_posters(unique_paths, store)} if unique_paths else {}
-    index = build_index(list(movies["id"]), list(movies["poster_path"]), results, store)
-    failed = index.frame[index.frame["status"] == "failed"]
+    fetched = catalog_source.open().fetch_posters(unique_paths, store, step_progress(context, "posters")) if unique_paths else []
+    results = {r.poster_path: r for r in fetched}
+    indexes: dict[str, PosterIndex] = {}
+    for key in keys:
+        rows = wanted[wanted["partition"] == key]
+        indexes[key] = index = build_index(list(rows["id"]), list(rows["poster_path"]), results, store)
+        context.add_asset_metadata(  # not dagster/row_count: the UI would show the last-written partition's as the asset's
+            {"partition_rows": dg.MetadataValue.int(index.rows),
+             **{f"posters_{status}": dg.MetadataValue.int(n) for status, n in index.counts().items()}},
+            partition_key=key,
+        )
+    every = PosterIndex.combine(indexes).frame
+    failed = every[every["status"] == "failed"]
     for movie_id, reason in zip(failed["id"].head(20), failed["reason"].head(20)):
         context.log.warning(f"poster for movie {movie_id} failed: {reason}")
-    return dg.Output(
-        index,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(index.rows),
-            **{f"posters_{status}": dg.MetadataValue.int(n) for status, n in index.counts().items()},
-            "poster_store": dg.MetadataValue.path(str(store)),
-        },
-    )
+    context.log.info(f"{len(every)} movies over {len(keys)} release-year partitions, {len(unique_paths)} posters")
+    context.add_asset_metadata({  # the step's totals, on every partition it wrote
+        "run_movies": dg.MetadataValue.int(len(every)),
+        "run_partitions_with_movies": dg.MetadataValue.text(filled_partitions({k: i.rows for k, i in indexes.items()})),
+        "poster_store": dg.MetadataValue.path(str(store)),
+    })
+    return indexes
 
 
 @dg.asset(
@@ -206,7 +251,8 @@ def imdb_tmdb_genre_comparison(imdb_title_basics: pd.DataFrame, movies: pd.DataF
             "disagreements": dg.MetadataValue.int(summary["disagree"]),
             "not_in_imdb_file": dg.MetadataValue.int(summary["not_in_imdb_file"]),
             "unmapped_imdb_genres": dg.MetadataValue.json(summary["unmapped_imdb_genres"]),
-            "per_genre": dg.MetadataValue.md(markdown_table(result.per_genre)),
-            "disagreement_examples": dg.MetadataValue.md(markdown_table(result.disagreements[columns].head(20))),
+            "per_genre": metadata_table(result.per_genre),
+            "disagreement_examples": metadata_table(result.disagreements[columns].head(20)),
+            **column_schema_metadata(result.per_movie),
         },
     )

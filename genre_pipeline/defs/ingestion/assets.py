@@ -10,7 +10,7 @@ import pandas as pd
 
 from genre_pipeline.catalog import dedup
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource, TmdbResource
-from genre_pipeline.defs.metadata import markdown_table
+from genre_pipeline.defs.metadata import column_schema_metadata, filled_partitions, metadata_table
 from genre_pipeline.defs.partitions import daily_change_partitions, release_year_partitions
 from genre_pipeline.defs.settings import IMDB_BASICS_ENV, text
 from genre_pipeline.defs.storage import HomeResource
@@ -18,6 +18,11 @@ from genre_pipeline.ingestion import imdb
 from genre_pipeline.ingestion.records import UNDATED, RawRecords, quarantine_frame
 
 GROUP = "ingestion"
+RAW_COLUMN_NOTES = {
+    "id": "TMDB movie id", "record_json": "the /movie/{id} record as fetched (JSON)",
+    "partition": "release year the record is filed under", "fetched_at": "when this run fetched it",
+    "source_seq": "position in the source (file line or request order): the later record of an id wins",
+}
 SHRINK_FLOOR = 0.5  # a refresh that keeps fewer than half the records it replaces needs allow_shrink
 
 
@@ -71,9 +76,11 @@ def raw_movie_records(
         quarantined.extend(fetch.quarantined)
         frames[key] = dedup.raw_frame(fetch.records, key, fetched_at, fetch.stats.get("source_seq"))
         stats = {k: v for k, v in fetch.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        # this partition's own figures; not dagster/row_count, which the UI would show as the row count of the
+        # whole asset (whichever partition was written last, often an empty year)
         context.add_asset_metadata(
-            {"records": dg.MetadataValue.int(len(frames[key])), "missing_ids": dg.MetadataValue.int(len(fetch.missing_ids)),
-             **{f"stat_{k}": v for k, v in stats.items()}},
+            {"partition_rows": dg.MetadataValue.int(len(frames[key])),
+             "missing_ids": dg.MetadataValue.int(len(fetch.missing_ids)), **{f"stat_{k}": v for k, v in stats.items()}},
             partition_key=key,
         )
     counts = {key: len(frame) for key, frame in frames.items()}
@@ -85,9 +92,12 @@ def raw_movie_records(
         )
     tally = getattr(source, "line_tally", None)  # a file source says how its lines ended
     undated = counts.get(UNDATED, 0)
-    context.add_asset_metadata(  # the step's totals, on every partition it wrote
-        {"quarantined_lines": dg.MetadataValue.int(len(quarantined)), "undated_records": dg.MetadataValue.int(undated),
-         **({"input_lines": dg.MetadataValue.int(tally.lines), "blank_lines": dg.MetadataValue.int(tally.blank)} if tally else {})}
+    context.add_asset_metadata(  # the step's totals, on every partition it wrote: any one of them tells the whole run
+        {"run_records": dg.MetadataValue.int(sum(counts.values())),
+         "run_partitions_with_records": dg.MetadataValue.text(filled_partitions(counts)),
+         "quarantined_lines": dg.MetadataValue.int(len(quarantined)), "undated_records": dg.MetadataValue.int(undated),
+         **({"input_lines": dg.MetadataValue.int(tally.lines), "blank_lines": dg.MetadataValue.int(tally.blank)} if tally else {}),
+         **column_schema_metadata(next(iter(frames.values())) if frames else dedup.raw_frame([], "", fetched_at), RAW_COLUMN_NOTES)}
     )
     for q in quarantined[:50]:
         context.log.warning(f"quarantined {q.message()}")
@@ -141,6 +151,7 @@ def movie_changes(context: dg.AssetExecutionContext, tmdb: TmdbResource, raw_mov
             "quarantined_records": dg.MetadataValue.text("\n".join(q.message() for q in rescrape.quarantined[:50])),
             "api_requests": dg.MetadataValue.int(int(rescrape.stats.get("requests", 0))),
             "change_pages": dg.MetadataValue.int(rescrape.change_pages),
+            **column_schema_metadata(frame),
         }
     )
     return frame
@@ -158,11 +169,16 @@ def imdb_title_basics(context: dg.AssetExecutionContext, config: ImdbBasicsConfi
     The tutorial fetched IMDb pages one movie at a time through IMDbPY. Here the official
     dataset file is streamed (``httpx`` for a URL, or a local path) and parsed line by line.
     Without ``GENRE_PIPELINE_IMDB_BASICS`` (or config ``basics``) the step materializes
-    nothing and says so: the demo stays offline, and the asset is not shown as fresh.
+    nothing: the demo stays offline, the asset is not shown as fresh (the comparison that
+    reads it is skipped), and an observation on the asset says it is not configured and how
+    to configure it.
     """
     location = (config.basics or text(IMDB_BASICS_ENV) or "").strip()
     if not location:
-        context.log.info(f"IMDb basics not configured (set {IMDB_BASICS_ENV} or config 'basics'): nothing materialized")
+        how = f"set {IMDB_BASICS_ENV} (or config 'basics') to IMDb's title.basics.tsv.gz, a path or an http(s) URL"
+        context.log.info(f"IMDb basics not configured ({how}): nothing materialized")
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={
+            "status": dg.MetadataValue.text("not configured: nothing materialized"), "to_configure": dg.MetadataValue.text(how)}))
         return
     frame, stats = imdb.read_title_basics(location)
     for q in stats.quarantined[:20]:
@@ -176,6 +192,7 @@ def imdb_title_basics(context: dg.AssetExecutionContext, config: ImdbBasicsConfi
             "quarantined_lines": dg.MetadataValue.int(stats.quarantined_count),
             "title_types": dg.MetadataValue.json(dict(list(stats.title_types.most_common())[:15])),
             "unmapped_imdb_genres": dg.MetadataValue.json(imdb.unmapped_genre_counts(frame)),
-            "preview": dg.MetadataValue.md(markdown_table(frame.head(10))),
+            "preview": metadata_table(frame.head(10)),
+            **column_schema_metadata(frame),
         },
     )

@@ -10,6 +10,7 @@ folder, so whoever loads the index gets paths to open without knowing the home's
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,22 @@ class PosterIndex:
     @classmethod
     def load(cls, folder: Path) -> PosterIndex:
         return cls(frame=pd.read_parquet(folder / "index.parquet"), root=Path(json.loads((folder / "store.json").read_text())["root"]))
+
+    @classmethod
+    def combine(cls, parts: Mapping[str, PosterIndex]) -> PosterIndex:
+        """One index over release-year partitions (``{partition: index}``), in partition order.
+
+        A movie listed by two partitions (its release year moved and only one of the two
+        years was rebuilt since) keeps the row of the later partition key. Every part must
+        point at the same poster store.
+        """
+        roots = {str(part.root) for part in parts.values()}
+        if len(roots) > 1:
+            raise ValueError(f"poster index partitions point at different poster stores: {', '.join(sorted(roots))}")
+        frames = [parts[key].frame for key in sorted(parts) if len(parts[key].frame)]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDEX_COLUMNS)
+        frame = frame.drop_duplicates("id", keep="last").reset_index(drop=True)
+        return cls(frame=frame, root=Path(roots.pop()) if roots else Path("."))
 
 
 def build_index(ids: list[int], poster_paths: list[str | None], fetched: dict[str, PosterFetch], root: Path) -> PosterIndex:

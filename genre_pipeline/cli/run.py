@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from genre_pipeline.cli import executors
 from genre_pipeline.cli.options import add_home_argument, fail, user_error
 
 SOURCES = ("demo", "snapshot", "tmdb")
@@ -22,6 +23,11 @@ def add_parser(subparsers) -> None:
                         help="accept a source with no good record, or fewer than half the records it replaces")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS while another writer holds the home (default: fail at once)")
+    parser.add_argument("--executor", choices=executors.EXECUTORS, default="in_process",
+                        help="in_process: every step in the run worker (default); celery: each step a Celery task "
+                             "run by Celery workers (docs/DEPLOYMENT.md)")
+    parser.add_argument("--celery-broker", default=None, metavar="URL",
+                        help=f"with --executor celery: broker and result backend (default {executors.DEFAULT_CELERY_BROKER})")
     add_home_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from genre_pipeline.defs.partitions import year_keys_between
     from genre_pipeline.defs.settings import SettingsError, check_environment
     from genre_pipeline.storage.home import Home, HomeError
-    from genre_pipeline.storage.lock import busy_holder
+    from genre_pipeline.storage.lock import HomeBusy, busy_holder
 
     home = Home.at(args.home)
     source = args.source or ("snapshot" if args.snapshot else None)
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         check_environment()
         home.ensure()
         year_keys = year_keys_between(*parse_years(args.years)) if args.years else None
+        executor = executors.choose(args.executor, args.celery_broker)
         if source == "snapshot" and not args.snapshot:
             raise ValueError("--source snapshot needs --snapshot DIR")
         if args.snapshot and not Path(args.snapshot).expanduser().is_dir():
@@ -85,22 +92,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"genre-pipeline run: source={source}{f' ({args.snapshot})' if args.snapshot else ''} home={home.root}", flush=True)
     instance = launch.instance_for(home)
     try:
-        with launch.code_location(instance) as location:
+        with launch.code_location(instance, executor.module, executor.location) as location:
             graph = location.get_repository(launch.REPOSITORY).asset_graph
         keys = launch.resolve_selection(graph, args.select)
         plan = launch.plan_run(graph, keys, year_keys)
         if not plan.keys:
             raise launch.LaunchError(f"the selection {args.select!r} has only time-partitioned assets: "
                                      f"{', '.join(plan.skipped)}; materialize them by partition in the UI")
-        config = run_config_for(args, source, str(home.root), {k.to_user_string() for k in plan.keys})
-        dagster_run = launch.create_run(instance, plan, config, tags={})
+        executors.check_ready(executor)
+        config = executor.run_config(run_config_for(args, source, str(home.root), {k.to_user_string() for k in plan.keys}))
+        dagster_run = launch.create_run(instance, plan, config, tags={}, module=executor.module, location_name=executor.location)
     except launch.LaunchError as exc:
         return user_error(str(exc))
+    except executors.ExecutorUnavailable as exc:
+        return fail(str(exc))
     if plan.year_range:
         print(f"● run {dagster_run.run_id}: {len(plan.keys)} assets, release years {plan.year_range[0]} … {plan.year_range[1]}", flush=True)
     else:
         print(f"● run {dagster_run.run_id}: {len(plan.keys)} assets", flush=True)
-    outcome = launch.execute(instance, dagster_run, home)
+    try:
+        outcome = executors.execute(instance, dagster_run, home, executor, wait=args.wait)
+    except HomeBusy as exc:
+        instance.delete_run(dagster_run.run_id)  # never started
+        return fail(str(exc))
     if not outcome.success:
         for check in outcome.failed_checks:
             print(f"FAILED check {check}", file=sys.stderr)

@@ -29,6 +29,7 @@ def run_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from genre_pipeline.catalog import dedup
+    from genre_pipeline.catalog.posters import PosterIndex
     from genre_pipeline.ingestion.export import ExportRefused, catalog_genres, check_target, export_snapshot
     from genre_pipeline.ingestion.records import SourceError
     from genre_pipeline.storage.generations import GenerationStore, StorageError
@@ -53,8 +54,8 @@ def run_export(args: argparse.Namespace) -> int:
                 return fail(f"{home.root} has no raw movie records yet: run the pipeline first")
             latest = dedup.latest_records(pd.concat([*raw, *changes], ignore_index=True)).sort_values("id")
             posters = None
-            if not args.no_posters and current.unit("movie_posters") is not None:
-                index = current.read("movie_posters")
+            if not args.no_posters and current.partitions("movie_posters"):
+                index = PosterIndex.combine(current.read_partitions("movie_posters"))
                 usable = index.usable()
                 posters = {name: index.path(name) for name in usable["poster_file"]}
             elif not args.no_posters:

@@ -60,7 +60,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -443,18 +443,28 @@ class PosterEmbedder:
             while pending:
                 yield pending.popleft().result()
 
-    def embed_files(self, paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-        """Embed poster files: ``(matrix for readable ones, ok mask, {index: error})``."""
+    def embed_files(self, paths: Sequence[str | os.PathLike],
+                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+        """Embed poster files: ``(matrix for readable ones, ok mask, {index: error})``.
+
+        ``progress(done, total)`` is called before the first batch and after each one.
+        """
         paths = [Path(p) for p in paths]
         dim = embedding_dim(self.config)
         out = np.zeros((len(paths), dim), dtype=np.float32)
         ok = np.zeros(len(paths), dtype=bool)
         errors: dict[int, str] = {}
+        done = 0
+        if progress is not None:
+            progress(0, len(paths))
         for indices, batch, batch_errors in self._decoded_batches(paths):
             errors.update(batch_errors)
             if batch is not None:
                 out[indices] = self.embed_arrays(batch)
                 ok[indices] = True
+            done += len(indices)
+            if progress is not None:
+                progress(done, len(paths))
         return out[ok], ok, errors
 
 
@@ -600,6 +610,34 @@ class PosterFeatures:
         matrix = embeddings.matrix[[row for _, row in kept]] if kept else np.zeros((0, embeddings.matrix.shape[1]), np.float32)
         return cls(ids=ids, matrix=matrix, info=dict(embeddings.info))
 
+    @classmethod
+    def combine(cls, parts: Mapping[str, PosterFeatures]) -> PosterFeatures:
+        """One set of embeddings over release-year partitions (``{partition: features}``), in partition order.
+
+        Every partition with embeddings must come from the same VGG16 configuration (its
+        ``fingerprint``): a model reads one kind of poster feature. A movie found in two
+        partitions (its release year moved and only one of the two years was rebuilt since)
+        keeps the row of the later partition key. ``info`` is that of the first partition
+        with embeddings.
+        """
+        keys = sorted(parts)
+        filled = [key for key in keys if len(parts[key].ids)]
+        prints = {key: parts[key].info.get("fingerprint") for key in filled}
+        if len(set(prints.values())) > 1:
+            shown = ", ".join(f"{key}: {fp}" for key, fp in prints.items())
+            raise ValueError(f"poster_embeddings partitions come from different VGG16 settings ({shown}): rebuild them all")
+        dims = {parts[key].dim for key in filled}
+        if len(dims) > 1:
+            raise ValueError(f"poster_embeddings partitions have different widths {sorted(dims)}: rebuild them all")
+        if not filled:
+            first = parts[keys[0]] if keys else None
+            dim = first.dim if first is not None else 0
+            return cls(ids=np.zeros(0, np.int64), matrix=np.zeros((0, dim), np.float32), info=dict(first.info) if first else {})
+        ids = np.concatenate([parts[key].ids for key in filled])
+        matrix = np.vstack([parts[key].matrix for key in filled])
+        rows = np.sort(len(ids) - 1 - np.unique(ids[::-1], return_index=True)[1])  # the last row of each id
+        return cls(ids=ids[rows], matrix=matrix[rows], info=dict(parts[filled[0]].info))
+
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1])
@@ -655,12 +693,14 @@ def embed_posters(
     config: VGG16Config,
     store_dir: str | os.PathLike | None = None,
     embedder: PosterEmbedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PosterEmbeddings:
     """Embed poster files, reusing stored embeddings of unchanged posters.
 
     Keys are (file name, sha256 of the bytes): a poster replaced under the same name is
     embedded again. Unreadable posters are reported in ``errors`` (and not stored), never
     raised. The network is built only when at least one poster needs embedding.
+    ``progress(done, total)`` follows the posters being embedded (not those from the store).
     """
     import torch
     import torchvision
@@ -719,7 +759,7 @@ def embed_posters(
         if embedder.fingerprint != fp:
             raise ValueError("the embedder's configuration does not match config")
         info.update(embedder.describe())
-        matrix, done, batch_errors = embedder.embed_files([paths[i] for i in first])
+        matrix, done, batch_errors = embedder.embed_files([paths[i] for i in first], progress)
         done_rows = [first[j] for j in np.flatnonzero(done)]
         for row, vector in zip(done_rows, matrix):
             for i in unique[keys[row]]:  # type: ignore[index]

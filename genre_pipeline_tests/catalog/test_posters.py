@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from genre_pipeline.catalog.posters import INDEX_COLUMNS, PosterIndex, build_index
 from genre_pipeline.ingestion.records import PosterFetch
@@ -87,3 +88,26 @@ def test_saved_index_holds_only_the_index_columns(tmp_path):
     assert pq.read_schema(tmp_path / "index.parquet").names == INDEX_COLUMNS
     loaded = PosterIndex.load(tmp_path)
     assert list(loaded.frame.index) == [0, 1, 2] and list(loaded.frame["id"]) == [4, 5, 6]
+
+
+def test_partitions_combine_into_one_index_and_a_moved_movie_keeps_its_later_row(tmp_path):
+    store = tmp_path / "store"
+    fetched = {"/a.jpg": PosterFetch("/a.jpg", store / "a.jpg", "fetched"), "/b.jpg": PosterFetch("/b.jpg", store / "b.jpg", "present")}
+    parts = {
+        "2001": build_index([7, 8], ["/a.jpg", None], fetched, store),
+        "1999": build_index([5], ["/b.jpg"], fetched, store),
+        "2002": build_index([7], ["/b.jpg"], fetched, store),  # movie 7 moved from 2001 to 2002
+        "undated": build_index([], [], fetched, store),
+    }
+    combined = PosterIndex.combine(parts)
+    assert list(combined.frame["id"]) == [5, 8, 7] and combined.root == store
+    assert combined.frame.set_index("id").loc[7, "poster_file"] == "b.jpg"
+    assert list(combined.usable()["id"]) == [5, 7]
+    empty = PosterIndex.combine({})
+    assert empty.rows == 0 and list(empty.frame.columns) == INDEX_COLUMNS
+
+
+def test_partitions_of_two_poster_stores_do_not_combine(tmp_path):
+    parts = {"2001": build_index([1], [None], {}, tmp_path / "one"), "2002": build_index([2], [None], {}, tmp_path / "two")}
+    with pytest.raises(ValueError, match="different poster stores"):
+        PosterIndex.combine(parts)

@@ -21,6 +21,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from genre_pipeline.catalog.posters import PosterIndex
 from genre_pipeline.cli.main import main
 from genre_pipeline.defs.ingestion.assets import movie_changes, raw_movie_records
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource, TmdbResource
@@ -94,7 +95,7 @@ def movie_table(home: Home) -> pd.DataFrame:
 
 
 def poster_index(home: Home) -> pd.DataFrame:
-    return GenerationStore(home).current().read("movie_posters").frame
+    return PosterIndex.combine(GenerationStore(home).current().read_partitions("movie_posters")).frame
 
 
 @pytest.mark.slow

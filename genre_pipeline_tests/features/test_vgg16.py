@@ -401,3 +401,29 @@ def test_poster_features_reject_bad_input_naming_the_file(tmp_path):
     (folder / "info.json").write_text("{\n  broken")
     with pytest.raises(ValueError, match=re.escape(f"cannot read poster features {folder / 'info.json'}: line 2")):
         PosterFeatures.load(folder)
+
+
+def test_poster_features_of_release_year_partitions_combine_into_one_set():
+    info = {"fingerprint": "f1", "weights": "random"}
+    parts = {
+        "2002": PosterFeatures(ids=[30, 10], matrix=np.array([[3.0, 3.0], [9.0, 9.0]]), info=info),  # movie 10 moved to 2002
+        "2001": PosterFeatures(ids=[10, 20], matrix=np.array([[1.0, 1.0], [2.0, 2.0]]), info=info),
+        "undated": PosterFeatures(ids=np.zeros(0), matrix=np.zeros((0, 2)), info={"fingerprint": "other"}),
+    }
+    combined = PosterFeatures.combine(parts)
+    assert combined.ids.tolist() == [20, 30, 10] and combined.info == info
+    full, available = combined.align([10, 20, 30])
+    assert available.all() and full[:, 0].tolist() == [9.0, 2.0, 3.0]
+    nothing = PosterFeatures.combine({"1999": PosterFeatures(ids=np.zeros(0), matrix=np.zeros((0, 512)), info=info)})
+    assert len(nothing.ids) == 0 and nothing.dim == 512 and nothing.info == info
+    assert len(PosterFeatures.combine({}).ids) == 0
+
+
+def test_poster_features_from_different_vgg16_settings_do_not_combine():
+    parts = {"2001": PosterFeatures(ids=[1], matrix=np.ones((1, 2)), info={"fingerprint": "a"}),
+             "2002": PosterFeatures(ids=[2], matrix=np.ones((1, 2)), info={"fingerprint": "b"})}
+    with pytest.raises(ValueError, match="different VGG16 settings \\(2001: a, 2002: b\\)"):
+        PosterFeatures.combine(parts)
+    wide = {"2001": PosterFeatures(ids=[1], matrix=np.ones((1, 2)), info={}), "2002": PosterFeatures(ids=[2], matrix=np.ones((1, 3)), info={})}
+    with pytest.raises(ValueError, match="different widths \\[2, 3\\]"):
+        PosterFeatures.combine(wide)

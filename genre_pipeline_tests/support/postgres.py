@@ -163,6 +163,16 @@ class PostgresServer:
 
         return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname)
 
+    def query(self, dbname: str, sql: str, *params) -> list[tuple]:
+        """Rows of one statement in database ``dbname``."""
+        conn = self.connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
     def create_database(self, name: str) -> str:
         conn = self.connect()
         try:
@@ -218,11 +228,16 @@ def stop_server(server: PostgresServer) -> None:
         shutil.rmtree(server.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """Session-wide throwaway server (each test creates its own database in it)."""
-    server = start_server()
+def serving(start, stop):
+    """A fixture's body: the server ``start()`` returns, given to the tests, then ``stop(server)``."""
+    server = start()
     try:
         yield server
     finally:
-        stop_server(server)
+        stop(server)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Session-wide throwaway server (each test creates its own database in it)."""
+    yield from serving(start_server, stop_server)

@@ -109,7 +109,7 @@ def execute(instance, run, home, executor: Executor, wait: float = 0.0):
     from genre_pipeline.storage.writer import finish_launch, hold_for_launch
 
     if not executor.launcher_holds_home:
-        return launch.execute(instance, run, home)
+        return launch.execute(instance, run, home, lock_timeout=wait)
     with hold_for_launch(home, run.run_id, timeout=wait) as held:
         outcome = launch.execute(instance, run, home)
         finish_launch(held, outcome.success)

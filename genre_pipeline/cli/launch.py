@@ -238,7 +238,7 @@ class RunProgress:
             self._close(step)
 
 
-def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None = None) -> RunOutcome:
+def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None = None, lock_timeout: float = 0.0) -> RunOutcome:
     """Run ``run`` in a Dagster run worker process, printing progress; wait for it to end."""
     from dagster._grpc.types import ExecuteRunArgs
     from dagster._serdes import serialize_value
@@ -246,7 +246,8 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
     stream = stream or sys.stdout
     args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=instance.get_ref(),
                           set_exit_code_on_failure=True)
-    env = dict(os.environ, DAGSTER_HOME=str(home.dagster_home), GENRE_PIPELINE_HOME=str(home.root))
+    env = dict(os.environ, DAGSTER_HOME=str(home.dagster_home), GENRE_PIPELINE_HOME=str(home.root),
+               GENRE_PIPELINE_LOCK_TIMEOUT=str(float(lock_timeout)))
     progress = RunProgress(stream)
     start = time.monotonic()
     with tempfile.TemporaryFile(mode="w+b") as worker_log:

@@ -54,7 +54,7 @@ def run_config_for(args: argparse.Namespace, source: str, home_root: str, select
     if args.demo_movies:
         source_config["demo_movies"] = int(args.demo_movies)
     config: dict = {"resources": {"catalog_source": {"config": source_config},
-                                  "home": {"config": {"root": home_root, "lock_timeout": float(args.wait)}}}}
+                                  "home": {"config": {"root": home_root}}}}
     if args.allow_shrink and "raw_movie_records" in selected:
         config["ops"] = {"raw_movie_records": {"config": {"allow_shrink": True}}}
     return config

@@ -22,6 +22,7 @@ VGG16_IMAGE_SIZE_ENV = "GENRE_PIPELINE_VGG16_IMAGE_SIZE"
 WORD2VEC_FILE_ENV = "GENRE_PIPELINE_WORD2VEC_FILE"
 SENTENCE_ENCODER_ENV = "GENRE_PIPELINE_SENTENCE_ENCODER"
 IMDB_BASICS_ENV = "GENRE_PIPELINE_IMDB_BASICS"
+LOCK_TIMEOUT_ENV = "GENRE_PIPELINE_LOCK_TIMEOUT"
 
 _ON = {"on", "true", "1", "yes"}
 _OFF = {"off", "false", "0", "no", ""}
@@ -92,3 +93,4 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
     for name in ("TMDB_CONCURRENCY", "TMDB_POSTER_CONCURRENCY"):
         integer(name, 1, minimum=1, env=env)
     integer("TMDB_MAX_RETRIES", 0, minimum=0, env=env)
+    number(LOCK_TIMEOUT_ENV, 0.0, minimum=0.0, env=env)

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
+from genre_pipeline.defs import settings
 from genre_pipeline.ingestion.records import RawRecords
 from genre_pipeline.models import registry
 from genre_pipeline.models.base import GenreModel
@@ -38,7 +39,8 @@ class HomeResource(dg.ConfigurableResource):
     """The pipeline home a run reads and writes."""
 
     root: str | None = None
-    lock_timeout: float = 0.0  # seconds to wait when another writer holds the home
+    lock_timeout: float | None = None
+    """Seconds to wait when another writer holds the home (default ``$GENRE_PIPELINE_LOCK_TIMEOUT`` or 0)."""
     writer: str = "run"
     """Who holds the writer lock and publishes: ``run`` (the run itself, for executors that run every
     step in the run worker) or ``launcher`` (the process that launched the run holds the lock for
@@ -46,6 +48,9 @@ class HomeResource(dg.ConfigurableResource):
 
     def home(self) -> Home:
         return Home.at(self.root)
+
+    def resolved_lock_timeout(self) -> float:
+        return self.lock_timeout if self.lock_timeout is not None else settings.number(settings.LOCK_TIMEOUT_ENV, 0.0, minimum=0.0)
 
     def store(self) -> GenerationStore:
         return GenerationStore(self.home())
@@ -96,7 +101,7 @@ class HomeIOManager(dg.ConfigurableIOManager):
         if self.home.writer == "launcher":
             require_launcher(self.home.home(), context.run_id)
             return
-        self._run = open_run(self.home.home(), context.run_id, timeout=self.home.lock_timeout)
+        self._run = open_run(self.home.home(), context.run_id, timeout=self.home.resolved_lock_timeout())
         for dead in self._run.sweep.abandoned_runs:
             _report_dead_run(context.instance, dead)
 

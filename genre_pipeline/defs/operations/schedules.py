@@ -28,6 +28,8 @@ RECENT_YEARS = 3
 
 WEEKLY_CRON = "0 4 * * 0"  # Sundays 04:00 UTC, away from the daily incremental rescrape
 TRIGGER_TAG = "genre_pipeline/trigger"
+ALL_STEPS_ON_RETRY = {"dagster/retry_strategy": "ALL_STEPS"}
+"""A retried run runs every step: a dead run's staging is never published, so nothing of it can be reused."""
 
 recent_years_refresh_job = dg.define_asset_job(
     name="recent_years_refresh",
@@ -55,6 +57,7 @@ def recent_years_run_request(today: dt.date, years: int = RECENT_YEARS) -> dg.Ru
         tags={
             **partition_range_tags(keys[0], keys[-1]),
             TRIGGER_TAG: "weekly_recent_years_refresh",
+            **ALL_STEPS_ON_RETRY,
         },
     )
 

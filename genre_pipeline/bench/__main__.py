@@ -21,6 +21,8 @@ BENCHMARKS = {
     "scrape": ("genre_pipeline.bench.scrape_bench", "run_scrape_benchmarks"),
     "vgg16": ("genre_pipeline.bench.vgg16_bench", "run_vgg16_benchmarks"),
     "quality": ("genre_pipeline.bench.quality_bench", "run_quality_benchmarks"),
+    "scale": ("genre_pipeline.bench.scale_bench", "run_scale_benchmarks"),
+    "predict": ("genre_pipeline.bench.predict_bench", "run_predict_benchmarks"),
 }
 
 

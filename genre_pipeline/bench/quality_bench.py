@@ -95,7 +95,8 @@ def measure(name: str) -> dict:
             holder, value = best_single(records, metric)
             summary[f"fusion_{metric}"] = fusion_figures[metric]
             summary[f"best_single_{metric}"] = {"model": holder, "value": value}
-            summary[f"fusion_not_worse_{metric}"] = bool(fusion_figures[metric] >= value - 1e-9)
+            # decision records keep 4 decimals: compare at that precision
+            summary[f"fusion_not_worse_{metric}"] = bool(round(fusion_figures[metric], 4) >= round(value, 4))
     baseline = next((r["baseline"] for r in records.values() if r.get("status") == "trained"), {})
     return {"snapshot": str(snapshot), "run_seconds": round(seconds, 1), "models": models,
             "most_frequent_baseline": {k: round(v, 4) if isinstance(v, float) else v for k, v in baseline.items()},

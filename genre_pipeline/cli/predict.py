@@ -1,9 +1,10 @@
-"""`genre-pipeline predict`: ranked genres for one movie from the home's published models."""
+"""`genre-pipeline predict`: ranked genres for one movie, or for many (``--input FILE.jsonl``), from the home's published models."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from genre_pipeline.cli.options import add_home_argument, fail, published_generation, user_error
@@ -20,6 +21,10 @@ def add_parser(subparsers) -> None:
                         help="one model, or 'all' (default: fusion when a text and a poster are given, else every model the inputs allow)")
     parser.add_argument("--top", type=int, default=5, help="genres to show per model (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--input", default=None, metavar="FILE.jsonl",
+                        help="many movies, one JSON object a line ('-' for standard input): TMDB movie records or "
+                             "{title, overview, poster}; prints one JSON line per movie (the fields of --json); every model "
+                             "is loaded once")
     add_home_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -45,11 +50,71 @@ def read_overview(args: argparse.Namespace) -> str | None:
     return args.overview
 
 
+def read_movies(source: str):
+    """The movies of ``source`` (a JSON-lines file, ``-``: standard input), each a MovieInput or the PredictionError of its line."""
+    from genre_pipeline.models.predict import PredictionError, movie_input
+
+    name = "standard input" if source == "-" else source
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 (closed below)
+    try:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{name}:{number}"
+            try:
+                yield movie_input(json.loads(line), where)
+            except json.JSONDecodeError as exc:
+                yield PredictionError(f"{where}: not a JSON object ({exc.msg} at column {exc.colno})")
+            except PredictionError as exc:
+                yield exc
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """``--input``: one JSON line per movie on standard output; exit 1 when some movie could not be classified."""
+    from genre_pipeline.models.predict import PredictionError, predict_many
+    from genre_pipeline.models.registry import MODEL_CODEC, load_model
+
+    if args.overview is not None or args.overview_file is not None or args.title is not None or args.poster is not None:
+        return user_error("--input reads every movie from the file: leave out --overview, --overview-file, --title and --poster")
+    if args.input != "-" and not os.path.isfile(args.input):
+        return user_error(f"--input {args.input}: no such file")
+    current = published_generation(args.home, "published models")
+    names = sorted(asset for (asset, partition), unit in current.units.items() if partition is None and unit.codec == MODEL_CODEC)
+    problems: list[str] = []
+    answered = failed = 0
+    try:
+        for movie, outcome in predict_many(lambda name: load_model(current.path(current.unit(name))), names,
+                                           read_movies(args.input), model=args.model, problems=problems):
+            if isinstance(movie, PredictionError):
+                line = {"error": str(movie)}
+            else:
+                line = {"line": movie.line, "id": movie.id, "title": movie.title}
+                line.update({"error": str(outcome)} if isinstance(outcome, PredictionError)
+                            else {"predictions": [r.as_dict() for r in outcome]})
+            answered += "predictions" in line
+            failed += "error" in line
+            print(json.dumps(line))
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail(f"cannot read --input {args.input}: {exc}")
+    except PredictionError as exc:  # e.g. an unknown --model: nothing can be answered
+        return fail(str(exc))
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if failed:
+        print(f"{failed} of {answered + failed} movies could not be classified (see their \"error\")", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
     from genre_pipeline.models.base import PredictionError
     from genre_pipeline.models.predict import predict_genres
     from genre_pipeline.models.registry import MODEL_CODEC, load_model
 
+    if args.input is not None:
+        return run_batch(args)
     try:
         overview = read_overview(args)
         if args.title is not None and not args.title.strip():

@@ -78,6 +78,7 @@ __all__ = [
     "TEXT_SIGNAL_GENRES",
     "TMDB_MOVIE_FIELDS",
     "TmdbGenre",
+    "checked_target",
     "genre_list",
     "write_demo_catalog",
 ]
@@ -183,6 +184,24 @@ def _replace_posters_dir(dest: Path, posters: dict[str, bytes]) -> None:
         raise
 
 
+def checked_target(dest: Path, n_movies: int, seed: int, first_year: int, last_year: int) -> Path:
+    """``dest`` as a Path, once the arguments of a synthetic catalog are valid (``ValueError``) and ``dest``
+    holds no real snapshot (``FileExistsError``: a ``movies.jsonl.gz`` without ``SYNTHETIC.md``)."""
+    if n_movies < 1:
+        raise ValueError(f"n_movies must be at least 1, got {n_movies}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if first_year > last_year:
+        raise ValueError(f"first_year {first_year} is after last_year {last_year}")
+    dest = Path(dest)
+    if (dest / "movies.jsonl.gz").exists() and not (dest / "SYNTHETIC.md").exists():
+        raise FileExistsError(
+            f"{dest} holds a movies.jsonl.gz that is not a synthetic demo catalog; "
+            "refusing to overwrite it"
+        )
+    return dest
+
+
 def write_demo_catalog(
     dest: Path,
     n_movies: int = 600,
@@ -203,18 +222,7 @@ def write_demo_catalog(
     The output depends only on the arguments. Raises ``ValueError`` for ``n_movies < 1``,
     a negative seed, or ``first_year > last_year``.
     """
-    if n_movies < 1:
-        raise ValueError(f"n_movies must be at least 1, got {n_movies}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    if first_year > last_year:
-        raise ValueError(f"first_year {first_year} is after last_year {last_year}")
-    dest = Path(dest)
-    if (dest / "movies.jsonl.gz").exists() and not (dest / "SYNTHETIC.md").exists():
-        raise FileExistsError(
-            f"{dest} holds a movies.jsonl.gz that is not a synthetic demo catalog; "
-            "refusing to overwrite it"
-        )
+    dest = checked_target(dest, n_movies, seed, first_year, last_year)
 
     vocab = _VOCABULARY
     content = build_records(n_movies, seed, first_year, last_year, vocab)

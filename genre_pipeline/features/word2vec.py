@@ -29,16 +29,21 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors, Word2Vec
 
 from genre_pipeline.features.text import read_feature_folder, tokenize, write_feature_folder
 
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
 __all__ = [
+    "ArrayVectors",
     "MeanEmbeddings",
     "MeanWord2Vec",
     "Word2VecSettings",
@@ -62,6 +67,11 @@ class Word2VecSettings:
     epochs: int = 40  # a few thousand overviews are a tiny corpus: many passes help
     sg: int = 1  # skip-gram: better than CBOW on small corpora
     seed: int = 0
+    max_token_passes: int = 10_000_000  # epochs x training tokens at most: large catalogs get fewer epochs
+
+    def epochs_for(self, tokens: int) -> int:
+        """The epochs to train over ``tokens`` training tokens: ``epochs``, fewer when that passes ``max_token_passes``."""
+        return max(1, min(int(self.epochs), int(self.max_token_passes) // max(1, int(tokens))))
 
     @property
     def pretrained(self) -> bool:
@@ -73,8 +83,27 @@ class Word2VecSettings:
         return {"source": "trained on the catalog's training overviews", **{k: v for k, v in asdict(self).items() if k not in ("vectors_file", "limit")}}
 
 
+@dataclass
+class ArrayVectors:
+    """Word vectors as two arrays (what :func:`mean_embeddings` reads), loaded without gensim (~2 s of imports)."""
+
+    index_to_key: list[str]
+    vectors: np.ndarray  # (words, vector size) float32
+
+    def __post_init__(self) -> None:
+        self.key_to_index = {word: i for i, word in enumerate(self.index_to_key)}
+
+    @property
+    def vector_size(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+
 def load_keyed_vectors(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
     """Load pretrained vectors in whichever format ``path`` is in (see module docstring)."""
+    from gensim.models import KeyedVectors
     target = Path(path).expanduser()
     if not target.is_file():
         raise FileNotFoundError(
@@ -91,12 +120,15 @@ def load_keyed_vectors(path: str | os.PathLike, limit: int | None = None) -> Key
 
 def train_word2vec(token_lists: Sequence[Sequence[str]], settings: Word2VecSettings | None = None) -> KeyedVectors:
     """Train ``Word2Vec`` on tokenised overviews; deterministic for a given input and settings."""
+    from gensim.models import Word2Vec
+
     settings = settings or Word2VecSettings()
     sentences = [list(tokens) for tokens in token_lists if tokens]
     if not sentences:
         raise ValueError("cannot train word2vec: no overview has any usable word")
     model = Word2Vec(sentences=sentences, vector_size=settings.vector_size, window=settings.window, min_count=settings.min_count,
-                     sg=settings.sg, epochs=settings.epochs, seed=settings.seed, workers=1)
+                     sg=settings.sg, epochs=settings.epochs_for(sum(len(tokens) for tokens in sentences)), seed=settings.seed,
+                     workers=1)
     if len(model.wv) == 0:
         raise ValueError(f"word2vec learned no word (min_count={settings.min_count} over {len(sentences)} overviews)")
     return model.wv
@@ -136,10 +168,11 @@ class WordVectors:
     """Word vectors and their origin: trained here (saved with their keeper) or a pretrained file (referenced)."""
 
     settings: Word2VecSettings
-    keyed_vectors: KeyedVectors | None = None  # a pretrained file is read on first use
+    keyed_vectors: KeyedVectors | ArrayVectors | None = None  # a pretrained file is read on first use
 
     SETTINGS_FILE = "word_vectors.json"
-    VECTORS_FILE = "word_vectors.bin"
+    VECTORS_FILE = "word_vectors.bin"  # word2vec binary (folders written before the arrays file)
+    ARRAYS_FILE = "word_vectors.npz"
 
     @classmethod
     def build(cls, train_tokens: Sequence[Sequence[str]], settings: Word2VecSettings | None = None) -> WordVectors:
@@ -151,7 +184,7 @@ class WordVectors:
         return cls(settings, train_word2vec(train_tokens, settings))
 
     @property
-    def kv(self) -> KeyedVectors:
+    def kv(self) -> KeyedVectors | ArrayVectors:
         if self.keyed_vectors is None:
             self.keyed_vectors = load_keyed_vectors(self.settings.vectors_file, self.settings.limit)
         return self.keyed_vectors
@@ -166,7 +199,8 @@ class WordVectors:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / self.SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=2, sort_keys=True) + "\n")
         if not self.settings.pretrained:
-            self.kv.save_word2vec_format(str(folder / self.VECTORS_FILE), binary=True)
+            np.savez(folder / self.ARRAYS_FILE, words=np.array(list(self.kv.index_to_key), dtype=str),
+                     vectors=np.asarray(self.kv.vectors, dtype=np.float32))
         return folder
 
     @classmethod
@@ -175,6 +209,9 @@ class WordVectors:
         settings = Word2VecSettings(**json.loads((folder / cls.SETTINGS_FILE).read_text()))
         if settings.pretrained:
             return cls(settings)
+        if (folder / cls.ARRAYS_FILE).is_file():
+            with np.load(folder / cls.ARRAYS_FILE, allow_pickle=False) as arrays:
+                return cls(settings, ArrayVectors([str(w) for w in arrays["words"]], np.asarray(arrays["vectors"], dtype=np.float32)))
         return cls(settings, load_keyed_vectors(folder / cls.VECTORS_FILE))
 
 
@@ -203,13 +240,17 @@ class MeanWord2Vec:
 
 def mean_word2vec(overviews: Sequence[str], ids: Sequence[int], fit_mask: Sequence[bool],
                   settings: Word2VecSettings | None = None) -> MeanWord2Vec:
-    """Word vectors (pretrained, or trained on the overviews where ``fit_mask``) and every movie's mean vector."""
-    tokens = [tokenize(o) for o in overviews]
+    """Word vectors (pretrained, or trained on the overviews where ``fit_mask``) and every movie's mean vector.
+
+    Only the training overviews' tokens are held at once, each word one shared string
+    (``sys.intern``): a million overviews' ~30 million tokens would hold ~2 GB as separate
+    strings. The means are taken one overview at a time.
+    """
     mask = np.asarray(fit_mask, dtype=bool)
-    if len(tokens) != len(mask) or len(tokens) != len(ids):
-        raise ValueError(f"overviews ({len(tokens)}), ids ({len(ids)}) and fit_mask ({len(mask)}) must have the same length")
-    vectors = WordVectors.build([t for t, m in zip(tokens, mask) if m], settings)
-    embedded = mean_embeddings(tokens, vectors.kv)
+    if len(overviews) != len(mask) or len(overviews) != len(ids):
+        raise ValueError(f"overviews ({len(overviews)}), ids ({len(ids)}) and fit_mask ({len(mask)}) must have the same length")
+    vectors = WordVectors.build([[sys.intern(t) for t in tokenize(o)] for o, m in zip(overviews, mask) if m], settings)
+    embedded = mean_embeddings(list(overviews), vectors.kv)
     info = {**vectors.settings.describe(), "vocabulary": len(vectors.kv), "dim": int(vectors.kv.vector_size),
-            "movies": len(tokens), "movies_without_known_words": embedded.dropped}
+            "movies": len(overviews), "movies_without_known_words": embedded.dropped}
     return MeanWord2Vec(ids=np.asarray(ids, dtype=np.int64), kept=embedded.kept, matrix=embedded.matrix, vectors=vectors, info=info)

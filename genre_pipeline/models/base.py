@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -150,6 +151,10 @@ class GenreModel:
     def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
         """The one-row input :meth:`predict_proba` expects for a new movie (``PredictionError`` if impossible)."""
         raise NotImplementedError(f"{type(self).__name__} cannot featurise a new movie")
+
+    def score_texts(self, overviews: Sequence[str | None], titles: Sequence[str | None]) -> np.ndarray | None:
+        """Scores of many text-only movies at once, or ``None`` when the model scores one movie at a time."""
+        return None
 
     def notes(self, poster_given: bool) -> list[str]:
         """Caveats to show next to a prediction (e.g. poster features from random weights)."""

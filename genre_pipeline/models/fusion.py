@@ -179,6 +179,9 @@ class FusionModel(GenreModel):
             return FusionInput([text], embed_poster(self.name, poster, self.vgg16), np.array([True]))
         return FusionInput([text])
 
+    def score_texts(self, overviews, titles) -> np.ndarray:
+        return self.predict_proba(FusionInput([movie_text(t, o) for o, t in zip(overviews, titles)]))
+
     def notes(self, poster_given: bool) -> list[str]:
         return [RANDOM_WEIGHTS_NOTE] if poster_given and self.vgg16.get("weights") == "random" else []
 

@@ -24,6 +24,14 @@ Platt's, fitted to prior-smoothed targets ((N+ + 1) / (N+ + 2) and 1 / (N- + 2))
 tmdb5000, ``svc_tfidf`` under validation thresholds reaches test micro / macro F1 0.613 /
 0.491 with it and 0.615 / 0.490 with an unsmoothed logistic fit of the same margins.
 
+Large catalogs (hashed TF-IDF, :func:`genre_pipeline.features.text.tfidf_recipe`): ``C`` is
+searched on a seeded sample of :data:`GRID_MOVIES` training movies (the same grid search),
+then every genre's SVM is fitted by averaged SGD on the same objective (:func:`sgd_svc`,
+:func:`fit_sgd_svms`: a few passes over the rows instead of liblinear's ~10 per genre,
+genres on two threads) with a Platt sigmoid on its out-of-fold margins
+(:class:`LinearMargins`: one weight matrix, fast to apply). Small catalogs keep the exact
+liblinear path above.
+
 Both models keep their fitted vectorizer, so a new overview is vectorised exactly as at
 training time. Every train function fits per-genre thresholds on the validation split
 before it returns; test labels are never read.
@@ -42,7 +50,10 @@ from typing import Any, ClassVar
 import joblib
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import MultinomialNB
@@ -53,24 +64,58 @@ from genre_pipeline.models.base import GenreModel, training_rows
 from genre_pipeline.models.labels import LabelledData
 
 __all__ = [
+    "GRID_MOVIES",
     "CalibratedSVMs",
+    "LinearMargins",
     "NaiveBayesCountsModel",
     "NaiveBayesSettings",
     "SVCSettings",
     "SVCTfidfModel",
     "fit_calibrated_svms",
+    "fit_sgd_svms",
+    "grid_rows",
     "linear_svc",
+    "sgd_svc",
     "train_naive_bayes_counts",
     "train_svc_tfidf",
 ]
 
 VECTORIZER_FILE = "vectorizer.joblib"
 ESTIMATOR_FILE = "estimator.joblib"
+GRID_MOVIES = 10_000  # large catalogs: C is searched on this many training movies (a seeded sample)
+SGD_EPOCHS = 5  # passes over the rows at least; more while they stay under SGD_ROW_PASSES (small catalogs converge)
+SGD_ROW_PASSES = 1_000_000
+SGD_MAX_EPOCHS = 50
 
 
 def linear_svc(C: float, seed: int) -> LinearSVC:
     """The class-balanced linear SVM every SVM model here uses."""
     return LinearSVC(C=C, class_weight="balanced", random_state=seed, max_iter=5000, dual="auto")
+
+
+def sgd_svc(C: float, n_rows: int, seed: int, epochs: int | None = None) -> SGDClassifier:
+    """The same class-balanced linear SVM objective for large catalogs, by averaged SGD over ``epochs`` passes.
+
+    ``alpha = 1 / (C * n_rows)`` makes SGD's ``mean(loss) + alpha/2 |w|^2`` the objective of
+    ``LinearSVC(C)`` (its squared hinge loss: with the plain hinge, averaged SGD ranks genres
+    far worse, measured 0.41 against liblinear's 0.75 ranking quality on 6,000 synthetic movies;
+    squared hinge 0.75). ``epochs`` (default): at least ``SGD_EPOCHS``, up to
+    ``SGD_MAX_EPOCHS`` while ``epochs * n_rows`` stays under ``SGD_ROW_PASSES``. Each pass
+    costs one read of the rows, where liblinear's
+    dual coordinate descent makes ~10 (measured on 140,000 synthetic movies: 2-4 s per genre
+    against 13-27 s, same validation average precision on common genres).
+    """
+    n_rows = max(1, int(n_rows))
+    epochs = epochs or max(SGD_EPOCHS, min(SGD_MAX_EPOCHS, SGD_ROW_PASSES // n_rows))
+    return SGDClassifier(loss="squared_hinge", alpha=1.0 / (float(C) * n_rows), class_weight="balanced", average=True,
+                         max_iter=int(epochs), tol=None, random_state=seed)
+
+
+def grid_rows(n_rows: int, seed: int, limit: int = GRID_MOVIES) -> np.ndarray:
+    """Row indices to search hyper-parameters on: all of them, or a seeded sample of ``limit``."""
+    if n_rows <= limit:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=int(limit), replace=False))
 
 
 def _calibratable(y: np.ndarray, folds: KFold, X) -> bool:
@@ -150,6 +195,90 @@ def fit_calibrated_svms(X, Y, C: float, folds: int = 3, seed: int = 0, out_of_fo
     return CalibratedSVMs(models=models, fixed=fixed, C=float(C)), oof
 
 
+@dataclass
+class LinearMargins:
+    """Per-genre linear SVMs as one weight matrix, each margin through a Platt sigmoid (large catalogs).
+
+    Same interface as :class:`CalibratedSVMs`. ``coef`` is ``(n_features, n_labels)``
+    float32; a genre with one class in training scores every movie with its frequency
+    (``fixed``; margin +1 / -1).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    slope: np.ndarray  # Platt sigmoid per genre: p = expit(slope * margin + offset)
+    offset: np.ndarray
+    fixed: dict[int, float]
+    C: float
+
+    def decision_function(self, X) -> np.ndarray:
+        margins = np.asarray(X @ self.coef, dtype=float) + self.intercept
+        for g, value in self.fixed.items():
+            margins[:, g] = 1.0 if value else -1.0
+        return margins
+
+    def predict(self, X) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(np.uint8)
+
+    def predict_proba(self, X) -> np.ndarray:
+        proba = expit(self.slope * self.decision_function(X) + self.offset)
+        for g, value in self.fixed.items():
+            proba[:, g] = value
+        return proba
+
+
+def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and offset of a logistic fit of ``y`` on out-of-fold margins (Platt scaling).
+
+    A margin that ranks a genre backwards out of fold carries no usable signal: the genre
+    then scores its training frequency (slope 0), so a larger margin never scores lower.
+    """
+    fit = LogisticRegression(C=1e4, max_iter=1000).fit(margins.reshape(-1, 1), y)
+    slope = float(fit.coef_[0, 0])
+    if slope < 0:
+        rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+        return 0.0, float(np.log(rate / (1 - rate)))
+    return slope, float(fit.intercept_[0])
+
+
+def _sgd_genre(X, y: np.ndarray, C: float, kfold: KFold, seed: int) -> tuple:
+    """One genre: out-of-fold margins, Platt sigmoid on them, SVM refit on every row."""
+    if y.min() == y.max() or not _calibratable(y, kfold, X):
+        return None
+    margins = cross_val_predict(sgd_svc(C, X.shape[0], seed), X, y, cv=kfold, method="decision_function")
+    slope, offset = _platt(margins, y)
+    svm = sgd_svc(C, X.shape[0], seed).fit(X, y)
+    return svm.coef_.ravel().astype(np.float32), float(svm.intercept_[0]), slope, offset, expit(slope * margins + offset)
+
+
+def fit_sgd_svms(X, Y, C: float, folds: int = 3, seed: int = 0, out_of_fold: bool = False, n_jobs: int = 2
+                 ) -> tuple[LinearMargins, np.ndarray | None]:
+    """:func:`fit_calibrated_svms` for large catalogs: :func:`sgd_svc` per genre, genres on ``n_jobs`` threads.
+
+    Each genre's Platt sigmoid is fitted on its out-of-fold margins (the ``folds`` SVMs that
+    did not see a movie), which are also the out-of-fold probabilities (``out_of_fold``).
+    """
+    Y = (np.asarray(Y) > 0).astype(np.uint8)
+    X = sp.csr_matrix(X, dtype=np.float64)  # SGD reads float64; converted once for every genre
+    kfold = KFold(n_splits=int(folds), shuffle=True, random_state=seed)
+    fits = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_sgd_genre)(X, Y[:, g], C, kfold, seed) for g in range(Y.shape[1]))
+    n_labels = Y.shape[1]
+    coef = np.zeros((X.shape[1], n_labels), dtype=np.float32)
+    intercept, slope, offset = np.zeros(n_labels), np.ones(n_labels), np.zeros(n_labels)
+    fixed: dict[int, float] = {}
+    oof = np.zeros(Y.shape) if out_of_fold else None
+    for g, fit in enumerate(fits):
+        if fit is None:
+            fixed[g] = float(Y[:, g].mean())
+            if oof is not None:
+                oof[:, g] = fixed[g]
+            continue
+        coef[:, g], intercept[g], slope[g], offset[g], proba = fit
+        if oof is not None:
+            oof[:, g] = proba
+    return LinearMargins(coef=coef, intercept=intercept, slope=slope, offset=offset, fixed=fixed, C=float(C)), oof
+
+
 @dataclass(frozen=True)
 class SVCSettings:
     Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
@@ -175,6 +304,10 @@ class _VectorizedTextModel(GenreModel):
     def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
         text = movie_text(title, overview) if self.reads_title else movie_text(None, overview)
         return self.vectorizer.transform([text])
+
+    def score_texts(self, overviews, titles) -> np.ndarray:
+        texts = [movie_text(t if self.reads_title else None, o) for o, t in zip(overviews, titles)]
+        return self.predict_proba(self.vectorizer.transform(texts))
 
     def save_payload(self, folder: Path) -> None:
         joblib.dump(self.vectorizer, folder / VECTORIZER_FILE, compress=3)
@@ -231,17 +364,23 @@ def train_svc_tfidf(features: TextFeatures, data: LabelledData, settings: SVCSet
     data.require_same_movies(features.ids, "the TF-IDF features")
     train, val = training_rows(data, None, "TF-IDF features")
     X, Y = features.matrix[train], data.Y[train]
+    large = features.info.get("recipe") == "hashed"
+    searched = grid_rows(X.shape[0], settings.seed) if large else np.arange(X.shape[0])
     folds = max(2, min(int(settings.cv), X.shape[0]))
     kfold = KFold(n_splits=folds, shuffle=True, random_state=settings.seed)
     search = GridSearchCV(OneVsRestClassifier(linear_svc(1.0, settings.seed)), {"estimator__C": [float(c) for c in settings.Cs]},
                           scoring="f1_micro", cv=kfold, n_jobs=1, refit=False, error_score="raise")
     with _one_class_genres_allowed():
-        search.fit(X, Y)
+        search.fit(X[searched], Y[searched])
     best_C = float(search.best_params_["estimator__C"])
-    svms, _ = fit_calibrated_svms(X, Y, best_C, folds=folds, seed=settings.seed)
+    if large:  # liblinear's ~10 passes per genre do not scale to a million movies: averaged SGD, same objective
+        svms, _ = fit_sgd_svms(X, Y, best_C, folds=folds, seed=settings.seed)
+    else:
+        svms, _ = fit_calibrated_svms(X, Y, best_C, folds=folds, seed=settings.seed)
     grid = [{"C": float(p["estimator__C"]), "cv_micro_f1": float(m)}
             for p, m in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"])]
     info = {"best_C": best_C, "cv_folds": folds, "grid": grid, "seed": settings.seed, "train_movies": int(train.sum()),
+            "grid_movies": int(len(searched)), "solver": "sgd" if large else "liblinear",
             "features": int(X.shape[1]), "text": features.info.get("text", "title+overview"),
             "uncalibrated_genres": [data.labels[g] for g in sorted(svms.fixed)]}
     model = SVCTfidfModel(labels=data.labels, info=info, vectorizer=features.vectorizer, estimator=svms)

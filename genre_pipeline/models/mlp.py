@@ -20,14 +20,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import expit
 
 from genre_pipeline.features import vgg16
+from genre_pipeline.features.encoder import export_dense_onnx, onnx_available, onnx_session
+from genre_pipeline.features.text import LARGE_CATALOG_MOVIES
 from genre_pipeline.features.word2vec import MeanWord2Vec, WordVectors
 from genre_pipeline.models.base import (
     RANDOM_WEIGHTS_NOTE,
@@ -52,6 +55,8 @@ __all__ = [
 ]
 
 NETWORK_FILE = "mlp.pt"
+GRAPH_FILE = "mlp.onnx"  # the same network for ONNX Runtime: predict needs no torch (~3 s of imports)
+SCALING_FILE = "mlp_scaling.npz"
 VGG16_FILE = "vgg16.json"
 
 
@@ -64,6 +69,7 @@ class MLPSettings:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
+    large_batch_size: int = 1024  # from LARGE_CATALOG_MOVIES training movies on: fewer, larger steps per epoch
     max_epochs: int = 60
     patience: int = 6
     seed: int = 0
@@ -107,14 +113,19 @@ class TrainedNetwork:
     info: dict
 
 
-def train_mlp(X_train, Y_train, X_val, Y_val, settings: MLPSettings = MLPSettings()) -> TrainedNetwork:
-    """Train an MLP with BCE on sigmoid outputs; early stopping on validation loss when validation rows exist."""
+def train_mlp(X_train, Y_train, X_val, Y_val, settings: MLPSettings = MLPSettings(),
+              progress: Callable[[int, int], None] | None = None) -> TrainedNetwork:
+    """Train an MLP with BCE on sigmoid outputs; early stopping on validation loss when validation rows exist.
+
+    ``progress(epoch, max_epochs)`` is called after each epoch, and ``progress(epoch, epoch)`` on an early stop.
+    """
     import torch
 
     X_train = np.asarray(X_train, dtype=np.float32)
     Y_train = np.asarray(Y_train, dtype=np.float32)
     X_val = np.asarray(X_val, dtype=np.float32).reshape(-1, X_train.shape[1])
     Y_val = np.asarray(Y_val, dtype=np.float32).reshape(-1, Y_train.shape[1])
+    batch_size = settings.batch_size if len(X_train) < LARGE_CATALOG_MOVIES else settings.large_batch_size
     mean = X_train.mean(axis=0)
     std = X_train.std(axis=0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
@@ -134,7 +145,7 @@ def train_mlp(X_train, Y_train, X_val, Y_val, settings: MLPSettings = MLPSetting
             module.train()
             order = torch.randperm(len(xt), generator=shuffler)
             total = 0.0
-            for batch in torch.split(order, settings.batch_size):
+            for batch in torch.split(order, batch_size):
                 optimizer.zero_grad()
                 loss = loss_fn(module(xt[batch]), yt[batch])
                 loss.backward()
@@ -148,12 +159,16 @@ def train_mlp(X_train, Y_train, X_val, Y_val, settings: MLPSettings = MLPSetting
             else:
                 val_loss = train_loss
             history.append({"epoch": epoch, "train_loss": round(train_loss, 5), "val_loss": round(val_loss, 5)})
+            if progress is not None:
+                progress(epoch, settings.max_epochs)
             if val_loss < best_loss - 1e-5:
                 best_loss, best_epoch, stale = val_loss, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
             else:
                 stale += 1
                 if len(xv) and stale >= settings.patience:
+                    if progress is not None:
+                        progress(epoch, epoch)  # stopped early: done after ``epoch`` epochs
                     break
         if best_state is not None:
             module.load_state_dict(best_state)
@@ -161,7 +176,7 @@ def train_mlp(X_train, Y_train, X_val, Y_val, settings: MLPSettings = MLPSetting
     info = {
         "seed": settings.seed, "epochs_run": len(history), "best_epoch": best_epoch, "best_val_loss": round(best_loss, 5),
         "early_stopping": bool(len(xv)), "lr": settings.lr, "weight_decay": settings.weight_decay,
-        "batch_size": settings.batch_size, "train_movies": int(len(X_train)), "validation_movies": int(len(X_val)),
+        "batch_size": batch_size, "train_movies": int(len(X_train)), "validation_movies": int(len(X_val)),
         "history": history[-10:],
     }
     return TrainedNetwork(module=module, mean=mean.astype(np.float32), std=std, arch=arch, info=info)
@@ -177,30 +192,49 @@ class MLPModel(GenreModel):
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     arch: dict = field(default_factory=dict)
+    session: Any = None  # the network under ONNX Runtime, when loaded from a folder that has it
+    source: Path | None = None  # that folder: saving the model again copies its network files
 
     def predict_proba(self, X) -> np.ndarray:
-        import torch
-
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.arch["n_in"]:
             raise ValueError(f"model {self.name!r} expects (n, {self.arch['n_in']}) inputs, got {X.shape}")
         if X.shape[0] == 0:
             return np.zeros((0, len(self.labels)))
+        if self.module is None:
+            logits = self.session.run(None, {"x": ((X - self.mean) / self.std).astype(np.float32)})[0]
+            return expit(np.asarray(logits, dtype=np.float64))
+        import torch
+
         self.module.eval()
         with torch.inference_mode():
             logits = self.module(torch.from_numpy((X - self.mean) / self.std))
             return torch.sigmoid(logits).double().numpy()
 
     def save_payload(self, folder: Path) -> None:
+        if self.module is None:  # loaded for ONNX Runtime: the saved network files are the network
+            for name in (NETWORK_FILE, GRAPH_FILE, SCALING_FILE, Path(SCALING_FILE).with_suffix(".json").name):
+                (folder / name).write_bytes((self.source / name).read_bytes())
+            return
         import torch
 
         torch.save({"state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()}, "arch": self.arch,
                     "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
                     "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32))}, folder / NETWORK_FILE)
+        if self.module is not None and onnx_available():
+            export_dense_onnx(self.module, int(self.arch["n_in"]), folder / GRAPH_FILE)
+            np.savez(folder / SCALING_FILE, mean=np.asarray(self.mean, np.float32), std=np.asarray(self.std, np.float32))
+            (folder / SCALING_FILE).with_suffix(".json").write_text(json_text(self.arch))
 
     @staticmethod
     def read_network(folder: Path) -> dict:
-        """``module``, ``mean``, ``std``, ``arch`` saved by :meth:`save_payload`."""
+        """``module`` (or the ONNX ``session`` when the folder has one and onnxruntime is here), ``mean``, ``std``, ``arch``."""
+        if (folder / GRAPH_FILE).is_file() and onnx_available(write=False):
+            with np.load(folder / SCALING_FILE, allow_pickle=False) as scaling:
+                mean, std = scaling["mean"], scaling["std"]
+            arch = json.loads((folder / SCALING_FILE).with_suffix(".json").read_text())
+            return {"module": None, "session": onnx_session(folder / GRAPH_FILE), "mean": mean, "std": std, "arch": arch,
+                    "source": Path(folder)}
         import torch
 
         payload = torch.load(folder / NETWORK_FILE, map_location="cpu", weights_only=True)
@@ -261,34 +295,37 @@ class MLPPosterModel(MLPModel):
 
 
 def _train_network_model(cls: type[MLPModel], matrix: np.ndarray, available: np.ndarray, data: LabelledData,
-                         settings: MLPSettings, what: str, **fields) -> MLPModel:
+                         settings: MLPSettings, what: str, progress: Callable[[int, int], None] | None = None,
+                         **fields) -> MLPModel:
     train, val = training_rows(data, available, what)
-    network = train_mlp(matrix[train], data.Y[train], matrix[val], data.Y[val], settings)
+    network = train_mlp(matrix[train], data.Y[train], matrix[val], data.Y[val], settings, progress)
     model = cls(labels=data.labels, info=network.info, module=network.module, mean=network.mean, std=network.std,
                 arch=network.arch, **fields)
     model.fit_validation_thresholds(model.predict_proba(matrix[val]), data.Y[val], seed=settings.seed)
     return model
 
 
-def train_mlp_word2vec(embeddings: MeanWord2Vec, data: LabelledData, settings: MLPSettings = MLPSettings()) -> MLPWord2VecModel:
-    """MLP on the mean word2vec vectors of the training movies that have one; validation thresholds."""
+def train_mlp_word2vec(embeddings: MeanWord2Vec, data: LabelledData, settings: MLPSettings = MLPSettings(),
+                       progress: Callable[[int, int], None] | None = None) -> MLPWord2VecModel:
+    """MLP on the mean word2vec vectors of the training movies that have one; validation thresholds (``progress``: epochs)."""
     matrix, present = align_rows(embeddings.ids, embeddings.matrix, data.ids)
     kept, _ = align_rows(embeddings.ids, np.asarray(embeddings.kept).reshape(-1, 1), data.ids)
     model = _train_network_model(MLPWord2VecModel, matrix, present & kept[:, 0], data, settings,
-                                 "an overview word in the word2vec vocabulary", word_vectors=embeddings.vectors)
+                                 "an overview word in the word2vec vocabulary", progress, word_vectors=embeddings.vectors)
     model.info["word_vectors"] = embeddings.vectors.settings.describe()
     return model
 
 
 def train_mlp_poster(posters: vgg16.PosterFeatures, config: vgg16.VGG16Config, data: LabelledData,
-                     settings: MLPSettings = MLPSettings()) -> MLPPosterModel:
-    """MLP on the poster embeddings of the training movies that have a poster; validation thresholds.
+                     settings: MLPSettings = MLPSettings(),
+                     progress: Callable[[int, int], None] | None = None) -> MLPPosterModel:
+    """MLP on the poster embeddings of the training movies that have a poster; validation thresholds (``progress``: epochs).
 
     ``config``: the VGG16 configuration the posters were embedded with, kept with the model
     (with the precision actually used) to embed a new poster the same way.
     """
     matrix, available = posters.align(data.ids)
-    model = _train_network_model(MLPPosterModel, matrix, available, data, settings, "a poster",
+    model = _train_network_model(MLPPosterModel, matrix, available, data, settings, "a poster", progress,
                                  vgg16=vgg16_settings(config, posters))
     model.info["weights"] = model.vgg16.get("weights")
     return model

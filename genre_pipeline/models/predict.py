@@ -8,13 +8,15 @@ genres ranked by score, its predicted set (stored per-genre validation threshold
 own rule) and the tutorial's top-3 for comparison.
 
 This module does not know where models live: the caller passes the names of the available
-models and a function that loads one by name.
+models and a function that loads one by name. :func:`predict_many` answers for many movies
+(:func:`movie_input` reads each from a TMDB-shaped record or ``{title, overview, poster}``),
+loading each model once and scoring text-only movies in batches.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +26,9 @@ from genre_pipeline.features.sentence import SentenceEncoderUnavailable
 from genre_pipeline.models.base import GenreModel, ModelLoadError, PredictionError
 from genre_pipeline.models.thresholds import top3
 
-__all__ = ["Prediction", "PredictionError", "predict_genres"]
+__all__ = ["MovieInput", "Prediction", "PredictionError", "movie_input", "predict_genres", "predict_many"]
+
+BATCH = 64  # text-only movies scored together
 
 
 @dataclass
@@ -49,6 +53,39 @@ class Prediction:
         }
 
 
+@dataclass
+class MovieInput:
+    """One movie to classify; ``id`` and ``line`` (1-based, 0 when not from a file) say which in the output."""
+
+    overview: str | None = None
+    title: str | None = None
+    poster: str | None = None
+    id: int | str | None = None
+    line: int = 0
+
+
+def movie_input(record, where: str) -> MovieInput:
+    """A :class:`MovieInput` from a TMDB-shaped record or ``{title, overview, poster}`` (``where``: ``file:line``).
+
+    ``poster`` is a local image file; TMDB's ``poster_path`` names a remote image and is not
+    read. Raises :class:`PredictionError` naming ``where`` and the field when a value is unusable.
+    """
+    if not isinstance(record, dict):
+        raise PredictionError(f"{where}: expected a JSON object (a TMDB movie or {{title, overview, poster}}), got {type(record).__name__}")
+    values = {}
+    for name in ("title", "overview", "poster"):
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            raise PredictionError(f"{where}: {name}: expected a string, got {type(value).__name__}")
+        values[name] = value if value and value.strip() else None
+    if values["poster"] is not None and not Path(values["poster"]).is_file():
+        raise PredictionError(f"{where}: poster: cannot read poster {values['poster']}: no such file")
+    if not (values["overview"] or values["title"] or values["poster"]):
+        raise PredictionError(f"{where}: no title, overview or poster to classify")
+    line = int(where.rsplit(":", 1)[-1]) if where.rsplit(":", 1)[-1].isdigit() else 0
+    return MovieInput(values["overview"], values["title"], values["poster"], record.get("id"), line)
+
+
 def _chosen(names: Sequence[str], overview, title, poster, model: str | None) -> list[str]:
     if model == "all":
         return list(names)
@@ -71,7 +108,10 @@ def _usable(loaded: GenreModel, overview, title, poster) -> bool:
 
 
 def _prediction(loaded: GenreModel, X, poster_given: bool) -> Prediction:
-    scores = np.asarray(loaded.predict_proba(X), dtype=float)[0]
+    return _ranked(loaded, np.asarray(loaded.predict_proba(X), dtype=float)[0], poster_given)
+
+
+def _ranked(loaded: GenreModel, scores: np.ndarray, poster_given: bool) -> Prediction:
     predicted_row = np.asarray(loaded.decide(scores[None, :]))[0]
     top3_row = top3(scores[None, :])[0]
     order = np.argsort(-scores, kind="stable")
@@ -105,22 +145,51 @@ def predict_genres(
     model that cannot be loaded, or when no available model can use the inputs. A model that
     cannot be loaded while others answer is reported in ``problems`` (when given) instead.
     """
+    if poster is not None and not Path(poster).is_file():
+        raise PredictionError(f"cannot read poster {poster}: no such file")
+    return _answer(_Models(load, problems), names, MovieInput(overview, title, None if poster is None else str(poster)), model)
+
+
+class _Models:
+    """Each model loaded at most once; a model that cannot be loaded is remembered (and reported once)."""
+
+    def __init__(self, load: Callable[[str], GenreModel], problems: list[str] | None):
+        self.load, self.problems = load, problems
+        self.loaded: dict[str, GenreModel | ModelLoadError] = {}
+
+    def get(self, name: str, named: bool) -> GenreModel | None:
+        if name not in self.loaded:
+            try:
+                self.loaded[name] = self.load(name)
+            except ModelLoadError as exc:
+                self.loaded[name] = exc
+                if not named and self.problems is not None:
+                    self.problems.append(f"model {name!r} cannot be loaded: {exc}")
+        found = self.loaded[name]
+        if isinstance(found, ModelLoadError):
+            if named or self.problems is None:
+                raise PredictionError(f"model {name!r} cannot be loaded: {found}") from found
+            return None
+        return found
+
+
+def _answer(models: _Models, names: Sequence[str], movie: MovieInput, model: str | None,
+            scored: dict[str, np.ndarray] | None = None) -> list[Prediction]:
+    """Predictions for one movie; ``scored``: scores already computed for it, by model name."""
+    overview, title, poster = movie.overview, movie.title, movie.poster
     chosen = _chosen(names, overview, title, poster, model)
     if not chosen:
         raise PredictionError("no trained model is available (run the pipeline first)")
-    if poster is not None and not Path(poster).is_file():
-        raise PredictionError(f"cannot read poster {poster}: no such file")
     named = model not in (None, "all")
     results: list[Prediction] = []
     for name in chosen:
-        try:
-            loaded = load(name)
-        except ModelLoadError as exc:
-            if named or problems is None:
-                raise PredictionError(f"model {name!r} cannot be loaded: {exc}") from exc
-            problems.append(f"model {name!r} cannot be loaded: {exc}")
+        loaded = models.get(name, named)
+        if loaded is None:
             continue
         if not named and not _usable(loaded, overview, title, poster):
+            continue
+        if scored is not None and name in scored:
+            results.append(_ranked(loaded, scored[name], poster is not None))
             continue
         try:
             X = loaded.featurize(overview, title, poster)
@@ -134,3 +203,52 @@ def predict_genres(
     if not results:
         raise PredictionError("no available model can use these inputs (give an overview and/or a poster)")
     return results
+
+
+def predict_many(
+    load: Callable[[str], GenreModel],
+    names: Sequence[str],
+    movies: Iterable[MovieInput | PredictionError],
+    model: str | None = None,
+    problems: list[str] | None = None,
+    batch: int = BATCH,
+) -> Iterator[tuple[MovieInput | PredictionError, list[Prediction] | PredictionError]]:
+    """:func:`predict_genres` for every movie, in input order: ``(movie, predictions or the error for that movie)``.
+
+    Every model is loaded once. Movies without a poster are scored ``batch`` at a time by
+    the models that read text in batches (:meth:`GenreModel.score_texts`). An item of
+    ``movies`` that is already a :class:`PredictionError` (an unreadable input line) is passed through.
+    """
+    models = _Models(load, problems)
+    pending: list[MovieInput | PredictionError] = []
+    for movie in movies:
+        pending.append(movie)
+        if len(pending) >= batch:
+            yield from _answer_batch(models, names, pending, model)
+            pending = []
+    if pending:
+        yield from _answer_batch(models, names, pending, model)
+
+
+def _answer_batch(models: _Models, names: Sequence[str], movies: list, model: str | None) -> Iterator[tuple]:
+    texts = [m for m in movies if isinstance(m, MovieInput) and m.poster is None and (m.overview or m.title)]
+    scored: dict[int, dict[str, np.ndarray]] = {id(m): {} for m in texts}
+    if texts:
+        wanted = _chosen(names, texts[0].overview, texts[0].title, None, model)
+        for name in wanted:
+            try:
+                loaded = models.get(name, model not in (None, "all"))
+            except PredictionError:
+                continue  # each movie reports it below
+            scores = None if loaded is None else loaded.score_texts([m.overview for m in texts], [m.title for m in texts])
+            if scores is not None:
+                for movie, row in zip(texts, np.asarray(scores, dtype=float)):
+                    scored[id(movie)][name] = row
+    for movie in movies:
+        if isinstance(movie, PredictionError):
+            yield movie, movie
+            continue
+        try:
+            yield movie, _answer(models, names, movie, model, scored.get(id(movie)))
+        except PredictionError as exc:
+            yield movie, exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genre_pipeline.models.base import GenreModel, ModelLoadError, read_meta, read_model, write_model
+from genre_pipeline.models.finetune import FineTunedTextModel
 from genre_pipeline.models.fusion import FusionModel
 from genre_pipeline.models.linear import NaiveBayesCountsModel, SVCTfidfModel
 from genre_pipeline.models.mlp import MLPPosterModel, MLPWord2VecModel
@@ -24,7 +25,8 @@ MODEL_CODEC = "call:genre_pipeline.models.registry:load_model"  # a stored model
 
 MODEL_KINDS: dict[str, type[GenreModel]] = {
     cls.kind: cls
-    for cls in (SVCTfidfModel, NaiveBayesCountsModel, MLPPosterModel, MLPWord2VecModel, TextPlusModel, FusionModel)
+    for cls in (SVCTfidfModel, NaiveBayesCountsModel, MLPPosterModel, MLPWord2VecModel, FineTunedTextModel, TextPlusModel,
+                FusionModel)
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_KINDS)  # display order
 

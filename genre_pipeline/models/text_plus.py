@@ -22,9 +22,22 @@ combines several views of the same text into one probabilistic text model:
   on the validation split; one is kept only if it lowers the validation log-loss with a
   paired z-score above ``min_z`` — otherwise the model is the calibrated SVMs alone, and
   says so in ``info``. A movie missing a representation (empty text, no known word) is
-  scored by the stack of the ones it has.
+  scored by the stack of the ones it has;
+* **+ a fine-tuned encoder** (:mod:`genre_pipeline.models.finetune`), when one was trained:
+  it has no out-of-fold scores, so it is blended with the stack on the validation split
+  (``expit(w * logit(p_stack) + (1 - w) * logit(p_finetuned))``, ``w`` on a 0.05 grid by
+  validation log-loss) and kept under the same paired z-score rule.
 
-Decisions: per-genre thresholds fitted on the validation split, stored with the model.
+Large catalogs: the TF-IDF is the pipeline's ``tfidf_features`` (hashed beyond 20,000
+movies), the SVMs are fitted by SGD (:func:`genre_pipeline.models.linear.fit_sgd_svms`),
+``C`` is searched on a sample of training movies, and the dense learners and stacks are
+fitted on a seeded sample of :data:`STACK_MOVIES` training movies (the others' out-of-fold
+scores come from learners that never saw them): the cost grows with the catalog only
+through passes over its rows.
+
+Decisions: per-genre thresholds fitted on the validation split, stored with the model. The
+saved folder holds the sentence encoder as ONNX (and the fine-tuned model's folder), so
+``predict`` answers without torch.
 
 Why the sentence encoder (measured on the real 4,803-movie TMDB export, test split,
 validation thresholds): the SVMs alone reach micro / macro F1
@@ -50,18 +63,24 @@ from typing import Any, ClassVar
 
 import joblib
 import numpy as np
+from scipy.special import expit
 from sklearn.multiclass import OneVsRestClassifier
 
+from genre_pipeline.features import sentence as sentence_mod
+from genre_pipeline.features.encoder import onnx_available
 from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig, encode_texts
-from genre_pipeline.features.text import movie_text, tfidf_vectorizer
+from genre_pipeline.features.text import TextFeatures, movie_text, tfidf_vectorizer
 from genre_pipeline.features.word2vec import WordVectors
-from genre_pipeline.models.base import GenreModel, training_rows
+from genre_pipeline.models.base import GenreModel, read_model, training_rows, write_model
+from genre_pipeline.models.finetune import FineTunedTextModel
 from genre_pipeline.models.labels import LabelledData
-from genre_pipeline.models.linear import CalibratedSVMs, fit_calibrated_svms, linear_svc
+from genre_pipeline.models.linear import CalibratedSVMs, LinearMargins, fit_calibrated_svms, fit_sgd_svms, grid_rows, linear_svc
+from genre_pipeline.models.metrics import clipped_logit
 from genre_pipeline.models.stacking import (
     DenseLearner,
     LateFusion,
     fit_logit_stack,
+    per_movie_log_loss,
     ranking_quality,
     select_candidate,
     train_dense_learner,
@@ -80,6 +99,10 @@ __all__ = [
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
 DENSE_SOURCES = ("sentence", "word2vec")  # dense-vector learners that can be stacked on the SVMs
 PAYLOAD_FILE = "text_plus.joblib"
+ENCODER_FOLDER = "sentence_encoder"  # the sentence encoder as ONNX, for quick predictions
+FINETUNED_FOLDER = "finetuned"
+STACK_MOVIES = 50_000  # large catalogs: dense learners and stacks are fitted on this many training movies
+BLEND_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class TextInputs:
     has_vectors: np.ndarray | None = None
     S: np.ndarray | None = None  # sentence-encoder vectors (rows of empty texts are 0)
     has_sentence: np.ndarray | None = None
+    texts: list[str] | None = None  # the composed texts (for the fine-tuned encoder)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -119,7 +143,8 @@ class TextInputs:
     def __getitem__(self, rows) -> TextInputs:
         index = np.arange(self.X.shape[0])[rows]
         pick = lambda a: None if a is None else a[index]  # noqa: E731
-        return TextInputs(self.X[index], pick(self.E), pick(self.has_vectors), pick(self.S), pick(self.has_sentence))
+        return TextInputs(self.X[index], pick(self.E), pick(self.has_vectors), pick(self.S), pick(self.has_sentence),
+                          None if self.texts is None else [self.texts[i] for i in index])
 
 
 def apply_stacks(p_svm: np.ndarray, dense: dict[str, np.ndarray], available: dict[str, np.ndarray],
@@ -153,7 +178,7 @@ class TextPlusModel(GenreModel):
     decision_rule: ClassVar[str] = "thresholds"
 
     vectorizer: Any = None
-    svms: CalibratedSVMs | None = None
+    svms: CalibratedSVMs | LinearMargins | None = None
     constant: dict[int, float] = field(default_factory=dict)  # genre column -> fixed probability (one class in training)
     oof_proba: np.ndarray | None = None  # (n_train, n_labels) out-of-fold probabilities of the training movies
     word_vectors: WordVectors | None = None  # when the word2vec learner is stacked
@@ -161,6 +186,9 @@ class TextPlusModel(GenreModel):
     sources: tuple[str, ...] = ("svm",)  # "svm" + the stacked dense sources
     dense: dict[str, DenseLearner] = field(default_factory=dict)  # source -> its learner
     stacks: dict[tuple[str, ...], LateFusion] = field(default_factory=dict)  # sources present -> per-genre combiner
+    finetuned: FineTunedTextModel | None = None  # blended in when validation says so
+    blend_weight: float = 1.0  # logit weight of the stacked learners; 1 - weight: the fine-tuned encoder
+    encoder: Any = None  # a quick sentence encoder (ONNX Runtime) once loaded, when the model has one
 
     @property
     def C(self) -> float:
@@ -173,13 +201,24 @@ class TextPlusModel(GenreModel):
         ``sentence_embeddings`` feature); without them the encoder embeds the texts here.
         """
         texts = ["" if t is None else str(t) for t in texts]
-        inputs = TextInputs(self.vectorizer.transform(texts) if texts else self.vectorizer.transform([""])[:0])
-        if "word2vec" in self.sources:
+        return self.inputs(self.vectorizer.transform(texts) if texts else self.vectorizer.transform([""])[:0], texts, sentence)
+
+    def inputs(self, X, texts: Sequence[str], sentence: SentenceEmbeddings | None = None,
+               mean_vectors: tuple[np.ndarray, np.ndarray] | None = None) -> TextInputs:
+        """:meth:`transform` around an already computed TF-IDF matrix ``X`` of ``texts`` (e.g. the ``tfidf_features``).
+
+        ``mean_vectors``: ``(matrix, kept)`` of the texts' mean word vectors when already computed.
+        """
+        texts = list(texts)
+        inputs = TextInputs(X, texts=texts if self.finetuned is not None else None)
+        if "word2vec" in self.sources and mean_vectors is not None:
+            inputs.E, inputs.has_vectors = mean_vectors
+        elif "word2vec" in self.sources:
             embedded = self.word_vectors.mean(texts)
             inputs.E, inputs.has_vectors = embedded.matrix, embedded.kept
         if "sentence" in self.sources:
             if sentence is None:
-                sentence = encode_texts(texts, self.sentence_config)
+                sentence = encode_texts(texts, self.sentence_config, runner=self.encoder)
             elif len(sentence) != len(texts):
                 raise ValueError(f"{len(texts)} texts but {len(sentence)} sentence embeddings")
             inputs.S, inputs.has_sentence = sentence.matrix, np.asarray(sentence.has_text, bool)
@@ -188,6 +227,9 @@ class TextPlusModel(GenreModel):
     def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None) -> TextInputs:
         return self.transform([movie_text(title, overview)])
 
+    def score_texts(self, overviews, titles) -> np.ndarray:
+        return self.predict_proba(self.transform([movie_text(t, o) for o, t in zip(overviews, titles)]))
+
     def svm_proba(self, X) -> np.ndarray:
         """Calibrated SVM probabilities of :meth:`transform` output (or a bare TF-IDF matrix)."""
         return self.svms.predict_proba(X.X if isinstance(X, TextInputs) else X)
@@ -195,7 +237,7 @@ class TextPlusModel(GenreModel):
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of :meth:`transform` output (a bare TF-IDF matrix uses the SVMs only)."""
         proba = self.svm_proba(X)
-        if len(self.sources) == 1 or not isinstance(X, TextInputs) or not len(proba):
+        if not isinstance(X, TextInputs) or not len(proba):
             return proba
         dense, available = {}, {}
         for source in self.sources[1:]:
@@ -206,31 +248,52 @@ class TextPlusModel(GenreModel):
         proba = apply_stacks(proba, dense, available, self.stacks, self.sources)
         for g, value in self.constant.items():
             proba[:, g] = value
+        if self.finetuned is not None:
+            if X.texts is None:
+                raise ValueError("text_plus blends a fine-tuned encoder: build the inputs with transform()")
+            proba = blend(proba, self.finetuned.predict_proba(X.texts), self.blend_weight)
         return proba
 
     def save_payload(self, folder: Path) -> None:
         payload = {"vectorizer": self.vectorizer, "svms": self.svms, "constant": self.constant, "oof_proba": self.oof_proba,
-                   "sentence_config": self.sentence_config, "sources": self.sources, "dense": self.dense, "stacks": self.stacks}
+                   "sentence_config": self.sentence_config, "sources": self.sources, "dense": self.dense, "stacks": self.stacks,
+                   "blend_weight": self.blend_weight}
         joblib.dump(payload, folder / PAYLOAD_FILE, compress=3)
         if self.word_vectors is not None:
             self.word_vectors.save(folder)
+        if "sentence" in self.sources and onnx_available():
+            sentence_mod.export_encoder(self.sentence_config, folder / ENCODER_FOLDER)
+        if self.finetuned is not None:
+            write_model(self.finetuned, folder / FINETUNED_FOLDER)
 
     @classmethod
     def load_payload(cls, folder: Path, common: dict) -> GenreModel:
         payload = joblib.load(folder / PAYLOAD_FILE)
         word_vectors = WordVectors.load(folder) if "word2vec" in payload["sources"] else None
-        return cls(**common, **payload, word_vectors=word_vectors)
+        finetuned = read_model(folder / FINETUNED_FOLDER, FineTunedTextModel) if (folder / FINETUNED_FOLDER).is_dir() else None
+        encoder = None
+        if "sentence" in payload["sources"]:
+            encoder = sentence_mod.onnx_encoder(payload["sentence_config"], folder / ENCODER_FOLDER)
+        return cls(**common, **payload, word_vectors=word_vectors, finetuned=finetuned, encoder=encoder)
+
+
+def blend(p_stack: np.ndarray, p_finetuned: np.ndarray, weight: float) -> np.ndarray:
+    """``expit(weight * logit(p_stack) + (1 - weight) * logit(p_finetuned))``."""
+    return expit(weight * clipped_logit(p_stack) + (1.0 - weight) * clipped_logit(p_finetuned))
 
 
 def _dense_inputs(texts: list[str], rows: np.ndarray, sentence: SentenceEmbeddings | None,
-                  sentence_config: SentenceEncoderConfig | None, word_vectors: WordVectors | None) -> dict[str, tuple]:
+                  sentence_config: SentenceEncoderConfig | None, word_vectors: WordVectors | None,
+                  mean_vectors: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, tuple]:
     """``{source: (matrix, available mask)}`` of the dense sources for the movies ``rows``."""
     out: dict[str, tuple] = {}
     picked = [texts[i] for i in rows]
     if sentence_config is not None and sentence_config.enabled:
         embedded = sentence[rows] if sentence is not None else encode_texts(picked, sentence_config)
         out["sentence"] = (embedded.matrix, np.asarray(embedded.has_text, bool))
-    if word_vectors is not None:
+    if word_vectors is not None and mean_vectors is not None:
+        out["word2vec"] = (mean_vectors[0][rows], np.asarray(mean_vectors[1][rows], bool))
+    elif word_vectors is not None:
         embedded = word_vectors.mean(picked)
         out["word2vec"] = (embedded.matrix, embedded.kept)
     return out
@@ -243,23 +306,34 @@ def train_text_plus(
     word_vectors: WordVectors | None = None,
     sentence: SentenceEmbeddings | None = None,
     sentence_config: SentenceEncoderConfig | None = None,
+    features: TextFeatures | None = None,
+    finetuned: FineTunedTextModel | None = None,
+    mean_vectors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TextPlusModel:
     """Train on the training movies, choose and stack on the validation movies; thresholds from validation.
 
     ``texts``: every movie's :func:`movie_text` (title + overview), one per row of ``data``.
-    ``C`` is chosen among ``settings.Cs`` by :func:`ranking_quality` on validation. Dense
-    learners, each cross-fitted and stacked on the SVMs per genre (logistic regression on
-    the logits):
+    ``features``: the TF-IDF of those texts (the ``tfidf_features``, rows in ``data`` order),
+    else a :func:`tfidf_vectorizer` is fitted here on the training texts. ``C`` is chosen
+    among ``settings.Cs`` by :func:`ranking_quality` on validation (large catalogs, hashed
+    TF-IDF: on a sample of :data:`genre_pipeline.models.linear.GRID_MOVIES` training movies,
+    SVMs then fitted by SGD). Dense learners, each cross-fitted and stacked on the SVMs per
+    genre (logistic regression on the logits; large catalogs: on a sample of
+    :data:`STACK_MOVIES` training movies):
 
     * sentence vectors: ``sentence`` (one row per movie, the ``sentence_embeddings``
       feature), or encoded here with ``sentence_config`` (default: the configuration that
       made ``sentence``);
-    * ``word_vectors``: a learner on each text's mean word vector.
+    * ``word_vectors``: a learner on each text's mean word vector (``mean_vectors``: those
+      means, ``(matrix, kept)`` per movie, when already computed).
 
     Every combination of the SVMs with these learners is scored on the validation split;
     the one with the largest paired per-movie log-loss gain z-score over the SVMs alone is
     kept if that z exceeds ``settings.min_z`` (else the model is the calibrated SVMs alone);
-    the choice is in ``info["stack_selection"]``. Test labels are never read.
+    the choice is in ``info["stack_selection"]``. ``finetuned``: a fine-tuned encoder
+    (:mod:`genre_pipeline.models.finetune`), blended with the stack by a logit weight chosen
+    on validation, and kept under the same paired z-score rule (``info["finetuned_selection"]``).
+    Test labels are never read.
     """
     texts = ["" if t is None else str(t) for t in texts]
     if len(texts) != len(data.ids):
@@ -275,32 +349,41 @@ def train_text_plus(
         raise ValueError(f"need at least {folds} training movies, got {len(train)}")
     Y, Y_val = data.Y[train].astype(np.uint8), data.Y[val].astype(np.uint8)
     train_texts, val_texts = [texts[i] for i in train], [texts[i] for i in val]
-    vectorizer = tfidf_vectorizer()
-    try:
-        X = vectorizer.fit_transform(train_texts)
-    except ValueError:  # min_df=2 finds nothing in a tiny corpus: fall back to every word
-        vectorizer = tfidf_vectorizer(min_df=1)
-        X = vectorizer.fit_transform(train_texts)
-    Xv = vectorizer.transform(val_texts)
+    large = features is not None and features.info.get("recipe") == "hashed"
+    if features is not None:
+        data.require_same_movies(features.ids, "the TF-IDF features")
+        vectorizer, X, Xv = features.vectorizer, features.matrix[train], features.matrix[val]
+    else:
+        vectorizer = tfidf_vectorizer()
+        try:
+            X = vectorizer.fit_transform(train_texts)
+        except ValueError:  # min_df=2 finds nothing in a tiny corpus: fall back to every word
+            vectorizer = tfidf_vectorizer(min_df=1)
+            X = vectorizer.fit_transform(train_texts)
+        Xv = vectorizer.transform(val_texts)
 
     quality: dict[str, float] = {}
     C = float(settings.Cs[0])
+    searched = grid_rows(len(train), seed) if large else np.arange(len(train))
     if len(val) and len(settings.Cs) > 1:
         for c in settings.Cs:
-            margins = OneVsRestClassifier(linear_svc(float(c), seed)).fit(X, Y).decision_function(Xv)
+            margins = OneVsRestClassifier(linear_svc(float(c), seed)).fit(X[searched], Y[searched]).decision_function(Xv)
             quality[str(c)] = round(ranking_quality(Y_val, margins), 5)
         C = float(max(settings.Cs, key=lambda c: (quality[str(c)], -c)))
-    svms, oof_proba = fit_calibrated_svms(X, Y, C, folds=folds, seed=seed, out_of_fold=True)
+    fit = fit_sgd_svms if large else fit_calibrated_svms
+    svms, oof_proba = fit(X, Y, C, folds=folds, seed=seed, out_of_fold=True)
     constant = {g: float(Y[0, g]) for g in range(Y.shape[1]) if Y[:, g].min() == Y[:, g].max()}
     info = {"C": C, "C_grid_validation_quality": quality, "folds": folds, "seed": seed, "train_movies": int(len(train)),
             "features": int(X.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof_proba), 5), "sources": ["svm"],
-            "sentence": "not used", "word2vec": "not used", "text": "title+overview",
+            "sentence": "not used", "word2vec": "not used", "finetuned": "not used", "text": "title+overview",
+            "tfidf": features.info.get("recipe", "exact") if features is not None else "exact",
+            "solver": "sgd" if large else "liblinear", "grid_movies": int(len(searched)),
             "uncalibrated_genres": [data.labels[g] for g in sorted(svms.fixed)]}
     model = TextPlusModel(labels=data.labels, info=info, vectorizer=vectorizer, svms=svms, constant=constant, oof_proba=oof_proba)
     val_sentence = None
     if len(val):
-        train_dense = _dense_inputs(texts, train, sentence, sentence_config, word_vectors)
-        val_dense = _dense_inputs(texts, val, sentence, sentence_config, word_vectors)
+        train_dense = _dense_inputs(texts, train, sentence, sentence_config, word_vectors, mean_vectors)
+        val_dense = _dense_inputs(texts, val, sentence, sentence_config, word_vectors, mean_vectors)
         vectors = {source: (*train_dense[source], *val_dense[source]) for source in train_dense}
         if vectors:
             _stack_dense_sources(model, Y, svms.predict_proba(Xv), Y_val, vectors, folds, seed, settings.min_z)
@@ -309,23 +392,55 @@ def train_text_plus(
                 val_sentence = SentenceEmbeddings(vectors["sentence"][2], vectors["sentence"][3])
             if "word2vec" in model.sources:
                 model.word_vectors = word_vectors
-    model.fit_validation_thresholds(model.predict_proba(model.transform(val_texts, sentence=val_sentence)), Y_val, seed=seed)
+    val_means = None if mean_vectors is None else (mean_vectors[0][val], mean_vectors[1][val])
+    val_inputs = model.inputs(Xv, val_texts, sentence=val_sentence, mean_vectors=val_means)
+    if finetuned is not None and len(val):
+        _blend_finetuned(model, finetuned, model.predict_proba(val_inputs), Y_val, val_texts, settings.min_z)
+        val_inputs.texts = val_texts if model.finetuned is not None else None
+    model.fit_validation_thresholds(model.predict_proba(val_inputs), Y_val, seed=seed)
     return model
+
+
+def _blend_finetuned(model: TextPlusModel, finetuned: FineTunedTextModel, val_stack: np.ndarray, Y_val: np.ndarray,
+                     val_texts: list[str], min_z: float) -> None:
+    """Blend ``finetuned`` into ``model`` with the validation-best logit weight, if its gain is significant."""
+    if list(finetuned.labels) != list(model.labels):
+        model.info["finetuned"] = "not used: trained on another label order"
+        return
+    val_finetuned = finetuned.predict_proba(val_texts)
+    losses = {w: float(per_movie_log_loss(Y_val, blend(val_stack, val_finetuned, w)).mean()) for w in BLEND_WEIGHTS}
+    weight = min(BLEND_WEIGHTS, key=lambda w: (losses[w], -w))
+    chosen, selection = select_candidate(Y_val, {"stack": val_stack, "blend": blend(val_stack, val_finetuned, weight)},
+                                         min_z=min_z, singles=("stack",))
+    selection["weight"] = weight
+    selection["validation_log_loss_by_weight"] = {str(w): round(v, 5) for w, v in losses.items()}
+    model.info["finetuned_selection"] = selection
+    if chosen != "blend":
+        model.info["finetuned"] = "measured, not kept (no significant validation gain)"
+        return
+    model.finetuned, model.blend_weight = finetuned, float(weight)
+    model.info.update({"finetuned": f"blended (stack weight {weight})", "finetuned_model": finetuned.info.get("model")})
+    model.info["sources"] = [*model.info["sources"], "finetuned"]
 
 
 def _stack_dense_sources(model: TextPlusModel, Y, val_svm, Y_val, vectors: dict[str, tuple], folds: int, seed: int,
                          min_z: float) -> None:
     """Cross-fit a learner per dense source, stack them on the SVMs, keep the combination validation prefers."""
     Y_val = (Y_val > 0).astype(np.uint8)
+    sample = np.zeros(len(Y), dtype=bool)  # large catalogs: learners and stacks see a seeded sample
+    sample[grid_rows(len(Y), seed, STACK_MOVIES)] = True
     oof, val, have, have_val, learners = {}, {}, {}, {}, {}
     for source, (E, has, Ev, has_v) in vectors.items():
-        if has.sum() < max(10, folds):
+        has = np.asarray(has, bool)
+        if (has & sample).sum() < max(10, folds):
             model.info[source] = "too few training movies with this feature"
             continue
-        learner = train_dense_learner(E[has], Y[has], model.labels, Ev[has_v], Y_val[has_v], folds=folds, seed=seed)
+        learner = train_dense_learner(E[has & sample], Y[has & sample], model.labels, Ev[has_v], Y_val[has_v], folds=folds, seed=seed)
         learners[source] = learner
         oof[source] = np.full(Y.shape, 0.5)
-        oof[source][has] = learner.oof_proba
+        oof[source][has & sample] = learner.oof_proba
+        if (has & ~sample).any():  # movies outside the sample: the learner never saw them
+            oof[source][has & ~sample] = learner.predict_proba(E[has & ~sample])
         val[source] = learner.predict_proba(Ev)
         have[source], have_val[source] = has, has_v
     usable = [s for s in DENSE_SOURCES if s in learners]
@@ -338,7 +453,7 @@ def _stack_dense_sources(model: TextPlusModel, Y, val_svm, Y_val, vectors: dict[
     for r in range(1, len(usable) + 1):
         for subset in itertools.combinations(usable, r):
             combo = ("svm", *subset)
-            rows = np.logical_and.reduce([have[s] for s in subset])
+            rows = np.logical_and.reduce([have[s] for s in subset]) & sample
             if rows.sum() >= max(10, folds):
                 stacks[combo] = fit_logit_stack([model.oof_proba[rows], *[oof[s][rows] for s in subset]], Y[rows])
             if all(("svm", *sub) in stacks for k in range(1, r + 1) for sub in itertools.combinations(subset, k)):

@@ -345,7 +345,6 @@ def poster_features(summary: DemoCatalogSummary, movies: list[dict]) -> np.ndarr
 
 
 def test_text_and_posters_are_learnable_and_complementary(catalog):
-    sklearn = pytest.importorskip("sklearn")  # noqa: F841
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score, roc_auc_score

@@ -101,3 +101,43 @@ def test_text_features_save_and_load_inside_their_folder(tmp_path):
     assert (loaded.matrix != features.matrix).nnz == 0 and loaded.matrix.dtype == np.float32
     new = ["Vows. a comic killer"]
     assert np.allclose(loaded.vectorizer.transform(new).toarray(), features.vectorizer.transform(new).toarray())
+
+
+def test_tokens_are_those_of_nltks_regexp_tokenizer_without_importing_nltk():
+    from nltk.tokenize import RegexpTokenizer
+
+    samples = ["world¹s end", "Café-owner's 3rd day: naïve_hero vs. 2 robots!", "", "x\ny\tz"]
+    nltk_tokens = RegexpTokenizer(r"\w+")
+    assert [text.OverviewTokenizer(stop_words=(), min_length=1)._regexp.findall(s) for s in samples] == \
+        [nltk_tokens.tokenize(s) for s in samples]
+    assert text.tokenize("world¹s end") == ["world", "end"]  # the regex engine: a superscript is not a word character
+
+
+def test_the_recipe_follows_the_catalog_size():
+    assert text.tfidf_recipe(text.LARGE_CATALOG_MOVIES - 1) == "exact"
+    assert text.tfidf_recipe(text.LARGE_CATALOG_MOVIES) == "hashed"
+    assert text.tfidf_recipe(10, "hashed") == "hashed" and text.tfidf_recipe(10**6, "exact") == "exact"
+    with pytest.raises(ValueError, match="TF-IDF recipe must be auto, exact or hashed, got 'fast'"):
+        text.tfidf_recipe(10, "fast")
+
+
+def test_hashed_tfidf_is_one_pass_in_chunks_with_idf_from_training_movies(tmp_path):
+    titles = ["Night Killer", "Wedding Bells", "Killer Wedding", "Zombie Dawn", "Empty"]
+    overviews = ["a killer stalks the town", "a comic wedding", "the wedding killer", "zombies invade the town", ""]
+    ids, fit = [1, 2, 3, 4, 5], [True, True, True, False, True]
+    whole = text.tfidf_features(titles, overviews, ids, fit, recipe="hashed")
+    chunked = text.hashed_tfidf_features(text.movie_texts(titles, overviews), ids, fit, chunk=2)
+    assert whole.info["recipe"] == "hashed" and whole.matrix.shape == (5, text.HASH_FEATURES)
+    assert whole.matrix.dtype == np.float32 and (whole.matrix != chunked.matrix).nnz == 0
+    assert np.allclose(np.asarray(whole.matrix.multiply(whole.matrix).sum(axis=1)).ravel(), 1.0, atol=1e-5)
+    idf = whole.vectorizer.named_steps["tfidf"]
+    zombie = whole.vectorizer.named_steps["hash"].transform(["zombies"]).indices[0]
+    killer = whole.vectorizer.named_steps["hash"].transform(["killer"]).indices[0]
+    assert idf.idf_[zombie] > idf.idf_[killer]  # a word no training movie has gets the rarest weight
+    new = whole.vectorizer.transform([text.movie_text("Zombie Dawn", "zombies invade the town")])
+    assert abs(new - whole.matrix[3]).max() < 1e-6  # a new text is vectorised exactly as at training time
+    folder = whole.save(tmp_path / "hashed")
+    loaded = text.TextFeatures.load(folder)
+    assert (loaded.matrix != whole.matrix).nnz == 0 and loaded.info["recipe"] == "hashed"
+    with pytest.raises(ValueError, match="no usable words in the 1 training texts"):
+        text.hashed_tfidf_features(["the and of", "killer"], [1, 2], [True, False])

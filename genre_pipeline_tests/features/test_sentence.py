@@ -105,3 +105,50 @@ def test_movie_embeddings_carry_ids_save_load_and_align(embedded, tmp_path):
     assert np.allclose(movies.matrix[2], embedded.matrix[2], atol=1e-5)  # a title-less movie reads its overview alone
     with pytest.raises(ValueError, match="only sentence embeddings of movies \\(with ids\\) are saved"):
         embedded.save(tmp_path / "no_ids")
+
+
+class CountingRunner:
+    """A stand-in encoder: a fixed vector per text, counting what it encodes; can fail after some calls."""
+
+    device = "cpu"
+
+    def __init__(self, fail_after_calls: int | None = None):
+        self.encoded: list[str] = []
+        self.calls = 0
+        self.fail_after_calls = fail_after_calls
+
+    def run(self, texts, batch_size=64):
+        if self.fail_after_calls is not None and self.calls >= self.fail_after_calls:
+            raise RuntimeError("interrupted")
+        self.calls += 1
+        self.encoded += list(texts)
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out[:, 0] = [len(t) for t in texts]
+        return out
+
+
+def test_an_interrupted_call_resumes_from_its_last_finished_chunk(tmp_path):
+    texts = [f"movie number {i}" for i in range(10)]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        encode_texts(texts, store_dir=tmp_path, runner=CountingRunner(fail_after_calls=2), chunk_size=3)
+    partial = list(tmp_path.glob("*.partial/chunk-*.npz"))
+    assert len(partial) == 2  # two chunks of three texts were finished and kept
+    resumed = CountingRunner()
+    result = encode_texts(texts, store_dir=tmp_path, runner=resumed, chunk_size=3)
+    assert resumed.encoded == texts[6:]  # only the texts of the unfinished chunks
+    assert result.n_encoded == 4 and result.n_cached == 6
+    assert result.matrix[:, 0].tolist() == [len(t) for t in texts]
+    assert not list(tmp_path.glob("*.partial")) and len(list(tmp_path.glob("*.npz"))) == 1
+    again = CountingRunner()
+    assert encode_texts(texts, store_dir=tmp_path, runner=again).n_cached == 10 and again.calls == 0
+
+
+def test_the_onnx_export_gives_the_torch_encoders_vectors(tmp_path, embedded):
+    import onnxruntime  # noqa: F401  (a dependency: a missing one fails here)
+    config = SentenceEncoderConfig()
+    assert sentence_mod.onnx_encoder(config, tmp_path) is None  # nothing exported there yet
+    sentence_mod.export_encoder(config, tmp_path)
+    runner = sentence_mod.onnx_encoder(config, tmp_path)
+    quick = encode_texts(TEXTS, config, runner=runner)
+    assert quick.info["device_used"] == "cpu"
+    assert np.allclose(quick.matrix, embedded.matrix, atol=1e-5)

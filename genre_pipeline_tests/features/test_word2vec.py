@@ -102,3 +102,12 @@ def test_pretrained_vectors_are_referenced_not_copied(tmp_path):
     assert loaded.vectors.keyed_vectors is None  # read on first use, from the referenced file
     assert np.allclose(loaded.vectors.mean(["killer"]).matrix, [[1.0, 0.0, 0.0]])
     assert loaded.info["source"] == "pretrained" and loaded.info["vectors_file"] == str(source.resolve())
+
+
+def test_large_catalogs_train_fewer_epochs_within_the_token_budget():
+    from genre_pipeline.features.word2vec import Word2VecSettings
+
+    settings = Word2VecSettings(epochs=40, max_token_passes=1_000_000)
+    assert settings.epochs_for(10_000) == 40  # a tutorial-sized corpus keeps every epoch
+    assert settings.epochs_for(100_000) == 10 and settings.epochs_for(5_000_000) == 1
+    assert Word2VecSettings().epochs_for(120_000) == 40  # tmdb5000: ~120,000 training tokens

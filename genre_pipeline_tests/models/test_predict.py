@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from genre_pipeline.models.predict import PredictionError, predict_genres
@@ -71,3 +72,46 @@ def test_a_missing_imagenet_weights_file_is_a_clear_error(trained, demo, tmp_pat
     poster = next(f for f in demo.poster_files if f is not None)
     with pytest.raises(PredictionError, match="mlp_poster.*vgg16-397923af.pth"):
         predict_genres(lambda name: load_model(folder), ["mlp_poster"], None, poster=poster, model="mlp_poster")
+
+
+def test_many_movies_load_every_model_once_and_match_one_at_a_time(saved, demo):
+    from genre_pipeline.models.predict import MovieInput, predict_many
+
+    folder, names = saved
+    loads: list[str] = []
+
+    def load(name):
+        loads.append(name)
+        return load_model(folder / name)
+
+    movies = [MovieInput(overview=o, title=t, id=int(i), line=k + 1)
+              for k, (i, t, o) in enumerate(zip(demo.ids[:70], demo.titles[:70], demo.overviews[:70])) if o]
+    movies.append(PredictionError("movies.jsonl:99: not a JSON object"))
+    answers = list(predict_many(load, names, movies, batch=16))
+    assert sorted(loads) == sorted(set(loads)) and "fusion" in loads  # each model read once
+    assert [m for m, _ in answers] == movies and isinstance(answers[-1][1], PredictionError)
+    for movie, predictions in answers[:3]:
+        alone = _ask(saved, movie.overview, title=movie.title)
+        assert [p.model for p in predictions] == [p.model for p in alone]
+        for batched, single in zip(predictions, alone):
+            assert batched.predicted == single.predicted
+            assert np.allclose([p for _, p in batched.ranked], [p for _, p in single.ranked], atol=1e-6)
+
+
+def test_a_movie_record_is_read_from_tmdbs_shape_or_title_overview_poster_with_clear_errors(tmp_path):
+    from genre_pipeline.models.predict import movie_input
+
+    tmdb = {"id": 603, "title": "The Matrix", "overview": "A hacker learns the truth.", "poster_path": "/abc.jpg", "genres": []}
+    movie = movie_input(tmdb, "movies.jsonl:1")
+    assert (movie.id, movie.title, movie.poster, movie.line) == (603, "The Matrix", None, 1)  # poster_path is remote
+    poster = tmp_path / "p.jpg"
+    poster.write_bytes(b"x")
+    assert movie_input({"overview": "x", "poster": str(poster)}, "in:2").poster == str(poster)
+    with pytest.raises(PredictionError, match="in:3: overview: expected a string, got int"):
+        movie_input({"overview": 12}, "in:3")
+    with pytest.raises(PredictionError, match="in:4: poster: cannot read poster .*absent.jpg: no such file"):
+        movie_input({"poster": str(tmp_path / "absent.jpg")}, "in:4")
+    with pytest.raises(PredictionError, match="in:5: no title, overview or poster to classify"):
+        movie_input({"title": "  ", "overview": None}, "in:5")
+    with pytest.raises(PredictionError, match="in:6: expected a JSON object .* got list"):
+        movie_input([1, 2], "in:6")

@@ -139,3 +139,51 @@ def test_text_without_words_gets_the_svm_probability_under_the_sentence_stack(de
     assert np.allclose(proba[0], svm_only[0]) and not np.allclose(proba[1], svm_only[1])
     with pytest.raises(ValueError, match="2 texts but 3 sentence embeddings"):
         model.transform(["a", "b"], sentence=embedded[:3])
+
+
+class KnownScores:
+    """A stand-in fine-tuned model: fixed probabilities per composed text (labels, predict_proba, info)."""
+
+    def __init__(self, labels, by_text: dict[str, np.ndarray]):
+        self.labels, self.by_text, self.info = list(labels), by_text, {"model": "stand-in"}
+
+    def predict_proba(self, texts):
+        return np.stack([self.by_text[t] for t in texts])
+
+
+def test_a_fine_tuned_encoder_is_blended_in_only_when_validation_gains_significantly(demo, model):
+    texts = demo.texts
+    truth = (demo.Y > 0).astype(float)
+    oracle = KnownScores(demo.labels, {t: 0.05 + 0.9 * y for t, y in zip(texts, truth)})  # knows every answer
+    helped = train_text_plus(texts, demo.data, finetuned=oracle)
+    assert helped.finetuned is oracle and 0.0 <= helped.blend_weight < 1.0 and "finetuned" in helped.info["sources"]
+    assert helped.info["finetuned_selection"]["chosen"] == "blend"
+    test = _rows(demo, "test")
+    inputs = helped.transform([texts[i] for i in test])
+    assert inputs.texts == [texts[i] for i in test]
+    assert ranking_quality(demo.Y[test], helped.predict_proba(inputs)) > ranking_quality(
+        demo.Y[test], model.predict_proba(model.transform([texts[i] for i in test])))
+    rng = np.random.default_rng(0)
+    noise = KnownScores(demo.labels, {t: rng.uniform(0.01, 0.99, len(demo.labels)) for t in texts})
+    ignored = train_text_plus(texts, demo.data, finetuned=noise)
+    assert ignored.finetuned is None and ignored.info["finetuned"] == "measured, not kept (no significant validation gain)"
+    assert np.allclose(ignored.predict_proba(ignored.transform(texts[:5])), model.predict_proba(model.transform(texts[:5])))
+
+
+def test_text_plus_reads_precomputed_tfidf_features_and_mean_vectors(demo, model):
+    from genre_pipeline.features.text import tfidf_features
+    from genre_pipeline.models.metrics import best_baseline
+
+    fit = demo.split == "train"
+    exact = tfidf_features(demo.titles, demo.overviews, demo.ids, fit)
+    reused = train_text_plus(demo.texts, demo.data, features=exact)
+    assert reused.vectorizer is exact.vectorizer and reused.info["tfidf"] == "exact" and reused.info["solver"] == "liblinear"
+    test = _rows(demo, "test")
+    direct = reused.predict_proba(reused.inputs(exact.matrix[test], [demo.texts[i] for i in test]))
+    assert np.allclose(direct, reused.predict_proba(reused.transform([demo.texts[i] for i in test])), atol=1e-6)
+    hashed = tfidf_features(demo.titles, demo.overviews, demo.ids, fit, recipe="hashed")
+    large = train_text_plus(demo.texts, demo.data, features=hashed)
+    assert large.info["solver"] == "sgd" and large.info["tfidf"] == "hashed"
+    X_test = large.inputs(hashed.matrix[test], [demo.texts[i] for i in test])
+    figures = f1_summary(demo.Y[test], large.decide(large.predict_proba(X_test)))
+    assert figures["micro_f1"] > best_baseline(demo.Y[_rows(demo, "train")], demo.Y[test])["micro_f1"]

@@ -15,7 +15,9 @@ import pandas as pd
 from genre_pipeline.catalog.posters import PosterIndex
 from genre_pipeline.defs.automation import FOLLOW_INPUTS, ON_CONTENT_CHANGE
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource
-from genre_pipeline.defs.metadata import markdown_table
+from genre_pipeline.defs.metadata import column_schema_metadata, filled_partitions, metadata_table
+from genre_pipeline.defs.partitions import release_year_partitions
+from genre_pipeline.defs.progress import step_progress
 from genre_pipeline.defs.settings import (
     VGG16_IMAGE_SIZE_ENV,
     VGG16_WEIGHTS_ENV,
@@ -58,7 +60,8 @@ def genre_labels(movies: pd.DataFrame, genre_vocabulary: pd.DataFrame) -> dg.Out
             "label_order": dg.MetadataValue.text(", ".join(labelled.labels)),
             "movies_without_genre": dg.MetadataValue.int(int((labelled.table["n_genres"] == 0).sum())),
             "mean_genres_per_movie": dg.MetadataValue.float(float(Y.sum(axis=1).mean()) if len(Y) else 0.0),
-            "movies_per_genre": dg.MetadataValue.md(markdown_table(counts)),
+            "movies_per_genre": metadata_table(counts),
+            **column_schema_metadata(labelled.table),
         },
     )
 
@@ -92,6 +95,7 @@ def data_split(config: SplitConfig, genre_labels: GenreLabels):
         split,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(split)),
+            **column_schema_metadata(split),
             **{f"{name}_movies": dg.MetadataValue.int(n) for name, n in sizes.items()},
             "fractions": dg.MetadataValue.json(fractions),
             "salt": dg.MetadataValue.text(config.salt),
@@ -133,20 +137,26 @@ def bow_features(genre_labels: GenreLabels, data_split: pd.DataFrame) -> dg.Outp
     counts = np.asarray(features.matrix.sum(axis=0)).ravel()
     top = np.argsort(-counts)[:15]
     common = pd.DataFrame({"word": [features.vocabulary[i] for i in top], "count": counts[top].astype(int)})
-    return dg.Output(features, metadata={**_text_metadata(features), "most_frequent_words": dg.MetadataValue.md(markdown_table(common))})
+    return dg.Output(features, metadata={**_text_metadata(features), "most_frequent_words": metadata_table(common)})
+
+
+class TfidfConfig(dg.Config):
+    recipe: str = "auto"  # auto (exact below 20,000 movies, else hashed) | exact | hashed
 
 
 @dg.asset(group_name=GROUP, kinds={"sklearn"}, automation_condition=FOLLOW_INPUTS)
-def tfidf_features(genre_labels: GenreLabels, data_split: pd.DataFrame) -> dg.Output[text_features.TextFeatures]:
+def tfidf_features(config: TfidfConfig, genre_labels: GenreLabels, data_split: pd.DataFrame) -> dg.Output[text_features.TextFeatures]:
     """Tuned TF-IDF of title + overview (tutorial: ``TfidfTransformer`` over the counts).
 
     Word unigrams + bigrams (sublinear tf) and character 2-5-grams, L2-normalised, fit on
     training movies only. A movie with an empty overview still has its title's features.
+    From 20,000 movies on (``recipe="auto"``): hashed word 1-2-grams, one pass in chunks,
+    bounded memory (the character n-grams would hold ~6 GB at a million movies).
     """
     table = genre_labels.table
     features = text_features.tfidf_features(list(table["title"]), list(table["overview"]), table["id"],
-                                            _train_mask(genre_labels, data_split))
-    return dg.Output(features, metadata=_text_metadata(features))
+                                            _train_mask(genre_labels, data_split), recipe=config.recipe)
+    return dg.Output(features, metadata={**_text_metadata(features), "recipe": dg.MetadataValue.text(features.info["recipe"])})
 
 
 class Word2VecConfig(dg.Config):
@@ -217,7 +227,7 @@ def sentence_embeddings(context: dg.AssetExecutionContext, config: SentenceEmbed
         return dg.Output(off, metadata={"encoder": dg.MetadataValue.text("none (switched off)"),
                                         "dagster/row_count": dg.MetadataValue.int(0)})
     result = sentence.embed_movies(ids, list(table["title"]), list(table["overview"]), settings,
-                                   store_dir=home.cache_dir("sentence_embeddings"))
+                                   store_dir=home.cache_dir("sentence_embeddings"), progress=step_progress(context, "texts"))
     return dg.Output(
         result,
         metadata={
@@ -250,45 +260,62 @@ def resolve_vgg16_config(config: PosterEmbeddingConfig, source_kind: str) -> vgg
                              seed=config.seed, image_size=size, layer=config.layer, batch_size=config.batch_size)
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch"}, automation_condition=FOLLOW_INPUTS)
+@dg.asset(group_name=GROUP, kinds={"pytorch"}, partitions_def=release_year_partitions,
+          backfill_policy=dg.BackfillPolicy.single_run(), automation_condition=FOLLOW_INPUTS)
 def poster_embeddings(context: dg.AssetExecutionContext, config: PosterEmbeddingConfig, home: HomeResource,
-                      catalog_source: CatalogSourceResource, movie_posters: PosterIndex) -> dg.Output[vgg16.PosterFeatures]:
+                      catalog_source: CatalogSourceResource,
+                      movie_posters: dict[str, PosterIndex]) -> dict[str, vgg16.PosterFeatures]:
     """VGG16 embedding of every poster (tutorial: Keras VGG16, one poster at a time, 25,088 float64).
 
     torchvision's VGG16, batched, channels-last, ``inference_mode``, bf16 where the CPU has it,
-    CUDA when present; ``pool5`` averaged to 512 float32 per poster. Kept per poster (name +
-    content hash) in the home's ``cache/poster_embeddings`` store, so a re-run embeds only
-    new or changed posters. Weights ``random`` (the demo's default) are flagged everywhere.
-    A catalog without posters records that and succeeds.
+    CUDA when present; ``pool5`` averaged to 512 float32 per poster. Partitioned by release
+    year like the poster index it reads: a range of years is embedded in one step (one batch
+    stream), years can be embedded in parallel runs or by other workers, and a new year embeds
+    only its own posters. Kept per poster (name + content hash) in the home's
+    ``cache/poster_embeddings`` store, so a re-run embeds only new or changed posters. Weights
+    ``random`` (the demo's default) are flagged everywhere. A catalog without posters records
+    that and succeeds.
     """
     vgg = resolve_vgg16_config(config, catalog_source.resolved_kind())
-    usable = movie_posters.usable()
+    keys = list(context.partition_keys)
+    missing = [key for key in keys if key not in movie_posters]
+    if missing:
+        context.log.warning(f"movie_posters has no index for {len(missing)} partitions (e.g. {missing[0]}): no embeddings there")
+    every = PosterIndex.combine(movie_posters)
+    usable = every.usable()
     files = sorted(set(usable["poster_file"]))
-    result = vgg16.embed_posters([movie_posters.path(f) for f in files], vgg, home.cache_dir("poster_embeddings"))
-    features = vgg16.PosterFeatures.from_embeddings(result, list(usable["id"]), list(usable["poster_file"]))
-    features.info["vgg16"] = asdict(vgg)
+    result = vgg16.embed_posters([every.path(f) for f in files], vgg, home.cache_dir("poster_embeddings"),
+                                 progress=step_progress(context, "posters"))
+    embeddings: dict[str, vgg16.PosterFeatures] = {}
+    for key in keys:
+        part = movie_posters[key].usable() if key in movie_posters else usable.iloc[0:0]
+        embeddings[key] = features = vgg16.PosterFeatures.from_embeddings(result, list(part["id"]), list(part["poster_file"]))
+        features.info["vgg16"] = asdict(vgg)
+        listed = movie_posters[key].rows if key in movie_posters else 0
+        context.add_asset_metadata({"partition_rows": dg.MetadataValue.int(len(features.ids)),  # not dagster/row_count
+                                    "movies_without_poster": dg.MetadataValue.int(int(listed - len(features.ids)))},
+                                   partition_key=key)
     for name, message in list(result.errors.items())[:20]:
         context.log.warning(f"poster {name} not embedded: {message}")
     if vgg.weights == "random":
         context.log.warning("VGG16 weights are RANDOM (seeded): poster features are not ImageNet features")
     if not files:
         context.log.info("no posters in this catalog: nothing to embed; poster models will record that")
-    return dg.Output(
-        features,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(features.ids)),
+    context.add_asset_metadata(  # the step's totals, on every partition it wrote
+        {
+            "run_partitions_with_posters": dg.MetadataValue.text(filled_partitions({k: len(f.ids) for k, f in embeddings.items()})),
             "weights": dg.MetadataValue.text(vgg.weights_label()),
             "posters": dg.MetadataValue.int(len(files)),
             "embedded_now": dg.MetadataValue.int(result.n_embedded),
             "from_store": dg.MetadataValue.int(result.n_cached),
             "failed": dg.MetadataValue.int(len(result.errors)),
-            "movies_without_poster": dg.MetadataValue.int(int(movie_posters.rows - len(features.ids))),
             "layer": dg.MetadataValue.text(f"{vgg.layer} ({result.info['dim']} float32 per poster)"),
             "image_size": dg.MetadataValue.int(vgg.image_size),
             "precision": dg.MetadataValue.text(str(result.info["precision"])),
             "device": dg.MetadataValue.text(str(result.info["device"])),
             "posters_per_second": dg.MetadataValue.float(round(result.posters_per_second, 2)),
-        },
+        }
     )
+    return embeddings
 
 

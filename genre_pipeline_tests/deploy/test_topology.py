@@ -354,14 +354,19 @@ def fingerprint(folder: Path) -> dict[str, str]:
 def test_a_schedule_turned_on_fires_a_tick_whose_run_succeeds(stack):
     assert set(instigator_states(stack).values()) == {"STOPPED"}  # GENRE_PIPELINE_SCHEDULES is not on here
     selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": SCHEDULE}
-    # The daemon evaluates schedules on minute boundaries: start it, and move its start a week back
-    # (its cron is weekly), well away from a boundary.
-    stack.wait(lambda: 3 < time.time() % 60 < 40, 60, "a moment away from a minute boundary", interval=0.5)
-    started = stack.graphql(START_SCHEDULE, {"selector": selector})["startSchedule"]
-    assert started["__typename"] == "ScheduleStateResult" and started["scheduleState"]["status"] == "RUNNING", started
-    state = stored_state(stack, SCHEDULE)
-    week_ago = time.time() - 8 * 24 * 3600
-    stack.instance.update_instigator_state(state.with_data(state.instigator_data._replace(start_timestamp=week_ago)))
+    # Its cron is weekly: start it through the webserver, then move its start eight days back so the
+    # last cron time falls after it. The daemon is paused meanwhile: a schedule it has seen running
+    # keeps its first iteration time in memory, and would wait a week from there.
+    daemon = stack.processes["daemon"]
+    os.kill(daemon.pid, signal.SIGSTOP)
+    try:
+        started = stack.graphql(START_SCHEDULE, {"selector": selector})["startSchedule"]
+        assert started["__typename"] == "ScheduleStateResult" and started["scheduleState"]["status"] == "RUNNING", started
+        state = stored_state(stack, SCHEDULE)
+        week_ago = time.time() - 8 * 24 * 3600
+        stack.instance.update_instigator_state(state.with_data(state.instigator_data._replace(start_timestamp=week_ago)))
+    finally:
+        os.kill(daemon.pid, signal.SIGCONT)
     assert _sql(stack, "SELECT status FROM instigators WHERE instigator_type = 'SCHEDULE'") == [("RUNNING",)]
 
     tick = next_finished_tick(stack, SCHEDULE, after=week_ago)

@@ -19,6 +19,9 @@ def test_the_plan_fine_tunes_on_cuda_always_and_on_cpu_only_for_small_training_s
     assert not large.run and "700,000 training movies on CPU exceed max_cpu_train_movies=20,000" in large.reason
     assert fine_tuning_plan("auto", 700_000, settings, device="cuda").run
     assert fine_tuning_plan("on", 700_000, settings, device="cpu").run  # asked for: runs however long it takes
+    default = fine_tuning_plan("auto", 3_354, FineTuneSettings(), device="cpu")  # tmdb5000 on CPU: opt-in
+    assert not default.run and "exceed max_cpu_train_movies=1,000" in default.reason and "mode on" in default.reason
+    assert fine_tuning_plan("auto", 420, FineTuneSettings(), device="cpu").run
     assert fine_tuning_plan("OFF", 10, settings, device="cuda").reason == "fine-tuning switched off"
     with pytest.raises(ValueError, match="fine-tuning mode must be one of auto, on, off, got 'sometimes'"):
         fine_tuning_plan("sometimes", 10, settings)

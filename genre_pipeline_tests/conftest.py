@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,13 @@ from genre_pipeline_tests.support.snapshots import GENRES, movie, write_snapshot
 
 
 def pytest_configure(config):
+    # A suite started in the background by a non-interactive shell (`make test &`) has SIGINT
+    # ignored, and every server it starts inherits that; Dagster's processes then map SIGTERM
+    # onto the ignored SIGINT and outlive terminate(). The tests' servers get the defaults.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         import dagster as dg
 

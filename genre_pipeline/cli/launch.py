@@ -52,6 +52,7 @@ class AssetOutcome:
     partitions: int = 0
     rows: int | None = None
     where: str | None = None
+    not_trained: str | None = None  # a model stored as skipped: why
 
 
 @dataclass
@@ -287,7 +288,12 @@ def execute(instance: dg.DagsterInstance, run, home: Home, stream: TextIO | None
 
 
 def _die_with_parent() -> None:
-    """In the worker, before exec: a SIGKILL of the command also ends the run (Linux ``PR_SET_PDEATHSIG``)."""
+    """In the worker, before exec: a SIGKILL of the command also ends the run (Linux ``PR_SET_PDEATHSIG``).
+
+    SIGINT back to its default too: a command started as a background job has it ignored, and
+    the worker (Dagster maps SIGTERM onto SIGINT's handler) would then ignore SIGTERM as well.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         import ctypes
 
@@ -331,6 +337,10 @@ def _outcome(instance: dg.DagsterInstance, run_id: str, seconds: float) -> RunOu
                     asset.rows = (asset.rows or 0) + int(rows.value)
             elif rows is not None:
                 asset.rows = int(rows.value)
+            status = mat.metadata.get("status")
+            if status is not None and status.value == "skipped":
+                reason = mat.metadata.get("reason")
+                asset.not_trained = reason.value if reason is not None else "skipped"
         elif kind == DagsterEventType.STEP_FAILURE:
             outcome.failures.append(f"{event.step_key}: {_root_cause(event.event_specific_data.error)}")
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -373,6 +383,8 @@ def format_outcome(outcome: RunOutcome, home: Home, source: str, skipped: Sequen
             detail.append(f"{asset.rows} rows")
         if asset.where:
             detail.append(asset.where)
+        if asset.not_trained:
+            detail.append(f"not trained: {asset.not_trained}")
         lines.append(f"  {name.ljust(width)}  {'  '.join(detail)}")
     for name in skipped:
         lines.append(f"  (skipped {name}: time-partitioned; materialize it by partition in the UI or let its schedule run)")

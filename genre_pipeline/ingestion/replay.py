@@ -40,6 +40,7 @@ import datetime as dt
 import fnmatch
 import json
 import math
+import signal
 import socket
 import sys
 import threading
@@ -580,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = TmdbReplayServer.from_snapshot(args.snapshot, serve_invalid=args.serve_invalid, api_key=args.api_key,
                                             latency=args.latency, port=args.port)
+    # Stop cleanly on Ctrl-C or a plain kill, even when started with them ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with server:
         print(f"replaying {len(server.movies())} movies from {args.snapshot}", flush=True)
         print(f"TMDB_API_BASE_URL={server.api_base_url}", flush=True)

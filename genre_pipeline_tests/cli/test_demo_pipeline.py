@@ -257,9 +257,13 @@ def test_sentence_encoder_switched_off_trains_text_plus_without_it(posterless_ho
     assert record(posterless_home, "text_plus")["status"] == "trained"
 
 
-def test_the_demo_leaves_fine_tuning_off_and_says_so(demo_home):
+def test_the_demo_leaves_fine_tuning_off_and_says_so(demo_home, capsys):
     figures = record(demo_home, "text_finetuned")
     assert figures["status"] == "skipped" and "fine-tuning off in the demo" in figures["reason"]
+    capsys.readouterr()
+    assert main(["run", "--source", "demo", "--home", str(demo_home.root), "--select", "key:text_finetuned"]) == 0
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("text_finetuned ")]
+    assert len(summary) == 1 and "not trained: fine-tuning off in the demo" in summary[0], summary
 
 
 def test_predict_many_movies_from_a_json_lines_file(demo_home, capsys, tmp_path):

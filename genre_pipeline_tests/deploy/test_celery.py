@@ -202,6 +202,10 @@ def test_a_celery_run_publishes_what_the_in_process_run_publishes(redis_server, 
     assert code == 0
 
     broker = redis_server.url(db=1)
+    # The instance's storage is created once, before the workers: two processes creating a fresh
+    # SQLite run storage at the same moment can stamp its schema version twice.
+    on_celery.ensure()
+    dg.DagsterInstance.from_config(str(on_celery.dagster_home))
     workers = start_workers(broker, on_celery, tmp_path)
     try:
         capsys.readouterr()

@@ -19,32 +19,14 @@ reads the environment: the job snapshot is the same in every process.
 
 from __future__ import annotations
 
-import logging
-
 import dagster as dg
 from dagster_celery import celery_executor
 
 from genre_pipeline import definitions
-from genre_pipeline.defs.ingestion.resources import CatalogSourceResource
-from genre_pipeline.defs.storage import HomeIOManager, HomeResource
 
 CODE_LOCATION = "genre_pipeline_celery"
-
-# dg expects the project's one location name (pyproject's [tool.dg.project]) and warns on every load of the
-# defs folder under another; this project has no app-managed components that the name would select.
-logging.getLogger("dagster.components.core.component_tree").addFilter(
-    lambda record: "does not match the name" not in record.getMessage())
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    base = definitions.defs()
-    home = HomeResource(writer="launcher")
-    resources = dict(base.resources or {})
-    resources.update(
-        home=home,
-        catalog_source=CatalogSourceResource(home=home, tmdb=resources["tmdb"]),
-        io_manager=HomeIOManager(home=home),
-    )
-    return dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, resources=resources,
-                          executor=celery_executor)
+    return definitions.launcher_held(celery_executor)

@@ -1,9 +1,13 @@
-"""Where the steps of a ``genre-pipeline run`` execute: all in its run worker, or on Celery workers.
+"""Where the steps of a ``genre-pipeline run`` execute: all in its run worker, each in a process
+of its own, or on Celery workers.
 
 ``in_process`` (the default): a run of the default code location; its run worker executes
-every step and holds the home's writer lock itself. ``celery``: a run of the Celery code
-location (:mod:`genre_pipeline.celery_definitions`); its run worker hands each step to the
-broker and Celery workers execute them, in parallel where the graph allows, so this command
+every step and holds the home's writer lock itself. ``multiprocess``: a run of the
+multiprocess code location (:mod:`genre_pipeline.multiprocess_definitions`); its run worker
+starts one process per step, one at a time, so the run's peak memory is that of its largest
+step (large catalogs). ``celery``: a run of the Celery code location
+(:mod:`genre_pipeline.celery_definitions`); its run worker hands each step to the broker and
+Celery workers execute them, in parallel where the graph allows. For both, this command
 holds the home for the run (:func:`~genre_pipeline.storage.writer.hold_for_launch`) and
 publishes what the run staged once every step succeeded.
 """
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-EXECUTORS = ("in_process", "celery")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "pyamqp")
 
@@ -55,6 +59,11 @@ def choose(name: str, broker: str | None = None) -> Executor:
         from genre_pipeline.definitions import CODE_LOCATION
 
         return Executor(name, DEFINITIONS_MODULE, CODE_LOCATION)
+    if name == "multiprocess":
+        from genre_pipeline import multiprocess_definitions
+
+        return Executor(name, multiprocess_definitions.__name__, multiprocess_definitions.CODE_LOCATION,
+                        {"config": {"max_concurrent": 1}})
     if name == "celery":
         # Imported here: the Celery code location imports celery and kombu (0.2 s), which only this executor needs.
         from genre_pipeline import celery_definitions

@@ -24,8 +24,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS while another writer holds the home (default: fail at once)")
     parser.add_argument("--executor", choices=executors.EXECUTORS, default="in_process",
-                        help="in_process: every step in the run worker (default); celery: each step a Celery task "
-                             "run by Celery workers (docs/DEPLOYMENT.md)")
+                        help="in_process: every step in the run worker (default); multiprocess: each step in a "
+                             "process of its own, one at a time (peak memory of the largest step: large catalogs); "
+                             "celery: each step a Celery task run by Celery workers (docs/DEPLOYMENT.md)")
     parser.add_argument("--celery-broker", default=None, metavar="URL",
                         help=f"with --executor celery: broker and result backend (default {executors.DEFAULT_CELERY_BROKER})")
     add_home_argument(parser)

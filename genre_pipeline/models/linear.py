@@ -73,7 +73,9 @@ __all__ = [
     "SVCTfidfModel",
     "fit_calibrated_svms",
     "fit_sgd_svms",
+    "fit_svms",
     "grid_rows",
+    "large_catalog",
     "linear_svc",
     "sgd_svc",
     "train_naive_bayes_counts",
@@ -227,6 +229,7 @@ class LinearMargins:
         return proba
 
 
+# Hand-written rather than CalibratedClassifierCV(SGDClassifier, ensemble=False): that computes the same out-of-fold margins but does not return them, and the stacking needs them (a second cross_val_predict would double the SGD passes at a million movies).
 def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope and offset of a logistic fit of ``y`` on out-of-fold margins (Platt scaling).
 
@@ -277,6 +280,20 @@ def fit_sgd_svms(X, Y, C: float, folds: int = 3, seed: int = 0, out_of_fold: boo
         if oof is not None:
             oof[:, g] = proba
     return LinearMargins(coef=coef, intercept=intercept, slope=slope, offset=offset, fixed=fixed, C=float(C)), oof
+
+
+def large_catalog(features) -> bool:
+    """Whether ``features`` are the large-catalog (hashed) TF-IDF: the ``C`` grid then searches a
+    sample of :data:`GRID_MOVIES` movies and :func:`fit_svms` fits the SVMs by SGD."""
+    return features is not None and features.info.get("recipe") == "hashed"
+
+
+def fit_svms(X, Y, C: float, *, large: bool, folds: int = 3, seed: int = 0, out_of_fold: bool = False):
+    """Per-genre calibrated SVMs: :func:`fit_sgd_svms` for a large catalog (liblinear's ~10 passes
+    per genre do not scale to a million movies: averaged SGD, same objective), else
+    :func:`fit_calibrated_svms`. Returns ``(svms, out-of-fold probabilities or None)``."""
+    fit = fit_sgd_svms if large else fit_calibrated_svms
+    return fit(X, Y, C, folds=folds, seed=seed, out_of_fold=out_of_fold)
 
 
 @dataclass(frozen=True)
@@ -364,7 +381,7 @@ def train_svc_tfidf(features: TextFeatures, data: LabelledData, settings: SVCSet
     data.require_same_movies(features.ids, "the TF-IDF features")
     train, val = training_rows(data, None, "TF-IDF features")
     X, Y = features.matrix[train], data.Y[train]
-    large = features.info.get("recipe") == "hashed"
+    large = large_catalog(features)
     searched = grid_rows(X.shape[0], settings.seed) if large else np.arange(X.shape[0])
     folds = max(2, min(int(settings.cv), X.shape[0]))
     kfold = KFold(n_splits=folds, shuffle=True, random_state=settings.seed)
@@ -373,10 +390,7 @@ def train_svc_tfidf(features: TextFeatures, data: LabelledData, settings: SVCSet
     with _one_class_genres_allowed():
         search.fit(X[searched], Y[searched])
     best_C = float(search.best_params_["estimator__C"])
-    if large:  # liblinear's ~10 passes per genre do not scale to a million movies: averaged SGD, same objective
-        svms, _ = fit_sgd_svms(X, Y, best_C, folds=folds, seed=settings.seed)
-    else:
-        svms, _ = fit_calibrated_svms(X, Y, best_C, folds=folds, seed=settings.seed)
+    svms, _ = fit_svms(X, Y, best_C, large=large, folds=folds, seed=settings.seed)
     grid = [{"C": float(p["estimator__C"]), "cv_micro_f1": float(m)}
             for p, m in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"])]
     info = {"best_C": best_C, "cv_folds": folds, "grid": grid, "seed": settings.seed, "train_movies": int(train.sum()),

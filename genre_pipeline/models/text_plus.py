@@ -74,7 +74,7 @@ from genre_pipeline.features.word2vec import WordVectors
 from genre_pipeline.models.base import GenreModel, read_model, training_rows, write_model
 from genre_pipeline.models.finetune import FineTunedTextModel
 from genre_pipeline.models.labels import LabelledData
-from genre_pipeline.models.linear import CalibratedSVMs, LinearMargins, fit_calibrated_svms, fit_sgd_svms, grid_rows, linear_svc
+from genre_pipeline.models.linear import CalibratedSVMs, LinearMargins, fit_svms, grid_rows, large_catalog, linear_svc
 from genre_pipeline.models.metrics import clipped_logit
 from genre_pipeline.models.stacking import (
     DenseLearner,
@@ -349,7 +349,7 @@ def train_text_plus(
         raise ValueError(f"need at least {folds} training movies, got {len(train)}")
     Y, Y_val = data.Y[train].astype(np.uint8), data.Y[val].astype(np.uint8)
     train_texts, val_texts = [texts[i] for i in train], [texts[i] for i in val]
-    large = features is not None and features.info.get("recipe") == "hashed"
+    large = large_catalog(features)
     if features is not None:
         data.require_same_movies(features.ids, "the TF-IDF features")
         vectorizer, X, Xv = features.vectorizer, features.matrix[train], features.matrix[val]
@@ -370,8 +370,7 @@ def train_text_plus(
             margins = OneVsRestClassifier(linear_svc(float(c), seed)).fit(X[searched], Y[searched]).decision_function(Xv)
             quality[str(c)] = round(ranking_quality(Y_val, margins), 5)
         C = float(max(settings.Cs, key=lambda c: (quality[str(c)], -c)))
-    fit = fit_sgd_svms if large else fit_calibrated_svms
-    svms, oof_proba = fit(X, Y, C, folds=folds, seed=seed, out_of_fold=True)
+    svms, oof_proba = fit_svms(X, Y, C, large=large, folds=folds, seed=seed, out_of_fold=True)
     constant = {g: float(Y[0, g]) for g in range(Y.shape[1]) if Y[:, g].min() == Y[:, g].max()}
     info = {"C": C, "C_grid_validation_quality": quality, "folds": folds, "seed": seed, "train_movies": int(len(train)),
             "features": int(X.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof_proba), 5), "sources": ["svm"],

@@ -134,6 +134,36 @@ def test_a_second_writer_with_wait_runs_after_the_first(filled_home, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_multiprocess_run_runs_each_step_in_its_own_process_with_the_home_held_by_the_command(filled_home, tmp_path):
+    home = filled_home
+    pipe = piped_snapshot(tmp_path / "y")
+    first = cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG,
+                "--executor", "multiprocess")
+    try:
+        holder = wait_for_holder(home)
+        assert holder.pid == first.pid  # the launching command holds the home, not a step's process
+        second = run_cli("run", "--snapshot", str(pipe.parent), "--home", str(home.root), "--select", CATALOG)
+        assert second.returncode == 1 and f"in use by run {holder.run_id}, pid {holder.pid}" in second.stderr
+        feed(pipe, movies_y())
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, err
+    assert sorted(published_movies(home)["id"]) == sorted(m["id"] for m in movies_y())
+    assert holder.run_id in GenerationStore(home).current().runs and read_holder(home.lock_path) is None
+    instance = dg.DagsterInstance.from_config(str(home.dagster_home))
+    run = instance.get_run_by_id(holder.run_id)
+    assert run.remote_job_origin.location_name == "genre_pipeline_multiprocess"
+    events = [e.dagster_event for e in instance.all_logs(holder.run_id) if e.dagster_event is not None]
+    (worker,) = {e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START}
+    step_pids = {e.step_key: e.pid for e in events if e.event_type == dg.DagsterEventType.STEP_START}
+    assert set(step_pids) == {"raw_movie_records", "genre_vocabulary", "movies"}
+    assert len(set(step_pids.values())) == 3 and worker not in step_pids.values()
+
+
+@pytest.mark.slow
 def test_kill_9_inside_raw_movie_records_keeps_the_previous_catalog(filled_home, tmp_path):
     home = filled_home
     before = GenerationStore(home).current()

@@ -77,6 +77,7 @@ class Stack:
     instance: dg.DagsterInstance
     url: str = ""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    started_with: dict[str, tuple[list[list[str]], dict[str, str]]] = field(default_factory=dict)
     build_run: str | None = None
 
     def log_tail(self, chars: int = 3000) -> str:
@@ -108,7 +109,8 @@ def _start(stack: Stack, name: str, commands: list[list[str]], env: dict[str, st
     for command in setup:
         done = subprocess.run(command, env=env, cwd=deployment.ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{' '.join(command)}: {done.stdout}{done.stderr}"
-    with open(stack.base / f"{name}.log", "wb") as log:
+    stack.started_with[name] = (commands, env)
+    with open(stack.base / f"{name}.log", "ab") as log:
         stack.processes[name] = subprocess.Popen(service, env=env, cwd=deployment.ROOT, stdout=log, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
 
@@ -127,6 +129,13 @@ def _stop(process: subprocess.Popen) -> None:
         pass
     if process.poll() is None:
         process.wait(timeout=10)
+
+
+def _restart(stack: Stack, name: str, while_stopped) -> None:
+    """Stop the service ``name``, call ``while_stopped()``, start it again with the same commands."""
+    _stop(stack.processes[name])
+    while_stopped()
+    _start(stack, name, *stack.started_with[name])
 
 
 WORKSPACE = """
@@ -355,18 +364,20 @@ def test_a_schedule_turned_on_fires_a_tick_whose_run_succeeds(stack):
     assert set(instigator_states(stack).values()) == {"STOPPED"}  # GENRE_PIPELINE_SCHEDULES is not on here
     selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": SCHEDULE}
     # Its cron is weekly: start it through the webserver, then move its start eight days back so the
-    # last cron time falls after it. The daemon is paused meanwhile: a schedule it has seen running
-    # keeps its first iteration time in memory, and would wait a week from there.
-    daemon = stack.processes["daemon"]
-    os.kill(daemon.pid, signal.SIGSTOP)
-    try:
+    # last cron time falls after it. The daemon is stopped meanwhile and started again afterwards: a
+    # daemon that has seen the schedule running keeps its next iteration time in memory and would
+    # wait a week from there, and one that read the schedule's state just before the change can
+    # write that stale state back.
+    week_ago = time.time() - 8 * 24 * 3600
+
+    def start_a_week_ago():
         started = stack.graphql(START_SCHEDULE, {"selector": selector})["startSchedule"]
         assert started["__typename"] == "ScheduleStateResult" and started["scheduleState"]["status"] == "RUNNING", started
         state = stored_state(stack, SCHEDULE)
-        week_ago = time.time() - 8 * 24 * 3600
         stack.instance.update_instigator_state(state.with_data(state.instigator_data._replace(start_timestamp=week_ago)))
-    finally:
-        os.kill(daemon.pid, signal.SIGCONT)
+
+    _restart(stack, "daemon", while_stopped=start_a_week_ago)
+    assert stored_state(stack, SCHEDULE).instigator_data.start_timestamp == week_ago
     assert _sql(stack, "SELECT status FROM instigators WHERE instigator_type = 'SCHEDULE'") == [("RUNNING",)]
 
     tick = next_finished_tick(stack, SCHEDULE, after=week_ago)

@@ -62,7 +62,7 @@ def read_movies(source: str):
                 continue
             where = f"{name}:{number}"
             try:
-                yield movie_input(json.loads(line), where)
+                yield movie_input(json.loads(line), name, number)
             except json.JSONDecodeError as exc:
                 yield PredictionError(f"{where}: not a JSON object ({exc.msg} at column {exc.colno})")
             except PredictionError as exc:

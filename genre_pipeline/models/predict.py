@@ -64,12 +64,13 @@ class MovieInput:
     line: int = 0
 
 
-def movie_input(record, where: str) -> MovieInput:
-    """A :class:`MovieInput` from a TMDB-shaped record or ``{title, overview, poster}`` (``where``: ``file:line``).
+def movie_input(record, source: str, line: int) -> MovieInput:
+    """A :class:`MovieInput` from a TMDB-shaped record or ``{title, overview, poster}``, read at ``line`` of ``source``.
 
     ``poster`` is a local image file; TMDB's ``poster_path`` names a remote image and is not
-    read. Raises :class:`PredictionError` naming ``where`` and the field when a value is unusable.
+    read. Raises :class:`PredictionError` naming ``source:line`` and the field when a value is unusable.
     """
+    where = f"{source}:{line}"
     if not isinstance(record, dict):
         raise PredictionError(f"{where}: expected a JSON object (a TMDB movie or {{title, overview, poster}}), got {type(record).__name__}")
     values = {}
@@ -82,7 +83,6 @@ def movie_input(record, where: str) -> MovieInput:
         raise PredictionError(f"{where}: poster: cannot read poster {values['poster']}: no such file")
     if not (values["overview"] or values["title"] or values["poster"]):
         raise PredictionError(f"{where}: no title, overview or poster to classify")
-    line = int(where.rsplit(":", 1)[-1]) if where.rsplit(":", 1)[-1].isdigit() else 0
     return MovieInput(values["overview"], values["title"], values["poster"], record.get("id"), line)
 
 

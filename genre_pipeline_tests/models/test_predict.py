@@ -102,16 +102,16 @@ def test_a_movie_record_is_read_from_tmdbs_shape_or_title_overview_poster_with_c
     from genre_pipeline.models.predict import movie_input
 
     tmdb = {"id": 603, "title": "The Matrix", "overview": "A hacker learns the truth.", "poster_path": "/abc.jpg", "genres": []}
-    movie = movie_input(tmdb, "movies.jsonl:1")
+    movie = movie_input(tmdb, "movies.jsonl", 1)
     assert (movie.id, movie.title, movie.poster, movie.line) == (603, "The Matrix", None, 1)  # poster_path is remote
     poster = tmp_path / "p.jpg"
     poster.write_bytes(b"x")
-    assert movie_input({"overview": "x", "poster": str(poster)}, "in:2").poster == str(poster)
+    assert movie_input({"overview": "x", "poster": str(poster)}, "in", 2).poster == str(poster)
     with pytest.raises(PredictionError, match="in:3: overview: expected a string, got int"):
-        movie_input({"overview": 12}, "in:3")
+        movie_input({"overview": 12}, "in", 3)
     with pytest.raises(PredictionError, match="in:4: poster: cannot read poster .*absent.jpg: no such file"):
-        movie_input({"poster": str(tmp_path / "absent.jpg")}, "in:4")
+        movie_input({"poster": str(tmp_path / "absent.jpg")}, "in", 4)
     with pytest.raises(PredictionError, match="in:5: no title, overview or poster to classify"):
-        movie_input({"title": "  ", "overview": None}, "in:5")
+        movie_input({"title": "  ", "overview": None}, "in", 5)
     with pytest.raises(PredictionError, match="in:6: expected a JSON object .* got list"):
-        movie_input([1, 2], "in:6")
+        movie_input([1, 2], "in", 6)

@@ -35,6 +35,12 @@ MOVIE_COLUMNS = [
     "vote_average",
     "vote_count",
     "original_language",
+    "runtime",
+    "budget",
+    "revenue",
+    "production_companies",
+    "collection",
+    "tagline",
     "partition",
     "fetched_at",
 ]
@@ -82,10 +88,17 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _company_names(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [c["name"].strip() for c in value if isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip()]
+
+
 def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, Any]:
     genre_ids = [int(g["id"]) for g in record.get("genres") or []]
     year_key = release_year_key(record)
     vote_count = record.get("vote_count")
+    collection = record.get("belongs_to_collection")
     return {
         "id": int(record["id"]),
         "title": _text(record.get("title")).strip(),
@@ -101,6 +114,12 @@ def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, 
         "vote_average": _number(record.get("vote_average")),
         "vote_count": int(vote_count) if isinstance(vote_count, int) and not isinstance(vote_count, bool) else None,
         "original_language": _optional_text(record.get("original_language")),
+        "runtime": _number(record.get("runtime")),
+        "budget": _number(record.get("budget")),
+        "revenue": _number(record.get("revenue")),
+        "production_companies": _company_names(record.get("production_companies")),
+        "collection": _optional_text(collection.get("name")) if isinstance(collection, dict) else None,
+        "tagline": _text(record.get("tagline")).strip(),
     }
 
 
@@ -121,15 +140,17 @@ def build_movie_table(raw: pd.DataFrame, genre_names: dict[int, str]) -> pd.Data
     return frame.sort_values("id").reset_index(drop=True)
 
 
-MODEL_COLUMNS = ("id", "title", "overview", "genre_ids", "genres", "poster_path")
-"""What features, labels and poster embeddings are built from (not popularity, votes, fetch times)."""
+MODEL_COLUMNS = ("id", "title", "overview", "genre_ids", "genres", "poster_path", "original_language", "runtime", "budget",
+                 "revenue", "production_companies", "collection", "tagline", "release_year")
+"""What features, labels, catalog facts and poster embeddings are built from (not popularity, votes, fetch times)."""
 
 
 def content_fingerprint(table: pd.DataFrame) -> str:
     """SHA-256 over the modelling columns of a movie table, ordered by id.
 
-    The table's data version: it moves when an overview, a title, the genres or a poster
-    changed, not when only popularity or vote counts did, so what is derived from the
+    The table's data version: it moves when an overview, a title, the genres, a poster or a
+    catalog fact the models read (language, runtime, money, studios, collection, tagline,
+    release year) changed, not when only popularity or vote counts did, so what is derived from the
     table is rebuilt only when its inputs really changed.
     """
     columns = [c for c in MODEL_COLUMNS if c in table.columns]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import VarianceThreshold
@@ -34,11 +35,13 @@ from genre_pipeline.models.metrics import EPS, clipped_logit
 __all__ = [
     "DenseLearner",
     "LateFusion",
+    "SparseLearner",
     "fit_logit_stack",
     "per_movie_log_loss",
     "ranking_quality",
     "select_candidate",
     "train_dense_learner",
+    "train_sparse_learner",
 ]
 
 
@@ -93,6 +96,27 @@ def _whitening(E: np.ndarray, components: int) -> Pipeline:
     return make_pipeline(selector, scaler, pca)
 
 
+def _cross_fitted(W, Y, W_val, Y_val, Cs: Sequence[float], folds: int, seed: int):
+    """``(C, validation quality by C, out-of-fold probabilities, classifier on all rows)`` of per-genre logistic regressions.
+
+    ``C`` is the one of ``Cs`` with the best :func:`ranking_quality` on the validation rows
+    (the middle one without them); the out-of-fold probabilities come from ``folds`` seeded folds.
+    """
+    quality: dict[str, float] = {}
+    C = float(Cs[len(Cs) // 2])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="sklearn.multiclass")  # a genre with one class
+        if W_val is not None and Y_val is not None and W_val.shape[0] and len(Cs) > 1:
+            for c in Cs:
+                margins = _per_genre_logistic(c).fit(W, Y).decision_function(W_val)
+                quality[str(c)] = round(ranking_quality(Y_val, margins), 5)
+            C = float(max(Cs, key=lambda c: (quality[str(c)], -c)))
+        folding = KFold(n_splits=int(folds), shuffle=True, random_state=seed)
+        oof = cross_val_predict(_per_genre_logistic(C), W, Y, cv=folding, method="predict_proba")
+        classifier = _per_genre_logistic(C).fit(W, Y)
+    return C, quality, oof, classifier
+
+
 def train_dense_learner(
     E, Y, labels: Sequence[str], E_val=None, Y_val=None, Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03),
     components: int = 128, folds: int = 5, seed: int = 0,
@@ -111,22 +135,43 @@ def train_dense_learner(
         raise ValueError(f"need at least {max(2, folds)} training vectors with labels, got {E.shape[0]}")
     whitening = _whitening(E, min(int(components), max(8, len(E) // 4)))
     W = whitening.transform(E)
-    quality: dict[str, float] = {}
-    C = float(Cs[len(Cs) // 2])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="sklearn.multiclass")  # a genre with one class
-        if E_val is not None and Y_val is not None and len(E_val) and len(Cs) > 1:
-            Wv = whitening.transform(np.asarray(E_val, dtype=np.float64))
-            for c in Cs:
-                margins = _per_genre_logistic(c).fit(W, Y).decision_function(Wv)
-                quality[str(c)] = round(ranking_quality(Y_val, margins), 5)
-            C = float(max(Cs, key=lambda c: (quality[str(c)], -c)))
-        folding = KFold(n_splits=int(folds), shuffle=True, random_state=seed)
-        oof = cross_val_predict(_per_genre_logistic(C), W, Y, cv=folding, method="predict_proba")
-        classifier = _per_genre_logistic(C).fit(W, Y)
+    W_val = whitening.transform(np.asarray(E_val, dtype=np.float64)) if E_val is not None and len(E_val) else None
+    C, quality, oof, classifier = _cross_fitted(W, Y, W_val, Y_val, Cs, folds, seed)
     info = {"C": C, "C_grid_validation_quality": quality, "train_rows": int(len(E)), "dim": int(E.shape[1]),
             "components": int(W.shape[1]), "oof_ranking_quality": round(ranking_quality(Y, oof), 5)}
     return DenseLearner(labels=list(labels), pipeline=Pipeline([*whitening.steps, ("classify", classifier)]), C=C, oof_proba=oof, info=info)
+
+
+@dataclass
+class SparseLearner:
+    """Sparse indicator features (e.g. catalog facts) -> one logistic regression per genre."""
+
+    labels: list[str]
+    classifier: OneVsRestClassifier
+    C: float
+    dim: int
+    oof_proba: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def predict_proba(self, M) -> np.ndarray:
+        M = sp.csr_matrix(M, dtype=np.float64)
+        if M.shape[1] != self.dim:
+            raise ValueError(f"features must be (n, {self.dim}), got {M.shape}")
+        return self.classifier.predict_proba(M)
+
+
+def train_sparse_learner(M, Y, labels: Sequence[str], M_val=None, Y_val=None, Cs: Sequence[float] = (0.1, 0.3, 1.0),
+                         folds: int = 3, seed: int = 0) -> SparseLearner:
+    """Fit on training rows; ``C`` chosen on validation rows by ranking quality; out-of-fold probabilities kept."""
+    M = sp.csr_matrix(M, dtype=np.float64)
+    Y = (np.asarray(Y) > 0).astype(np.uint8)
+    if M.shape[0] != Y.shape[0] or M.shape[0] < max(2, folds):
+        raise ValueError(f"need at least {max(2, folds)} training rows with labels, got {M.shape[0]}")
+    M_val = sp.csr_matrix(M_val, dtype=np.float64) if M_val is not None and M_val.shape[0] else None
+    C, quality, oof, classifier = _cross_fitted(M, Y, M_val, Y_val, Cs, folds, seed)
+    info = {"C": C, "C_grid_validation_quality": quality, "train_rows": int(M.shape[0]), "dim": int(M.shape[1]),
+            "oof_ranking_quality": round(ranking_quality(Y, oof), 5)}
+    return SparseLearner(labels=list(labels), classifier=classifier, C=C, dim=int(M.shape[1]), oof_proba=oof, info=info)
 
 
 @dataclass

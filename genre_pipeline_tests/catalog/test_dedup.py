@@ -25,7 +25,10 @@ def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
 def _full_record(**changes) -> dict:
     record = movie(11, "  Star Wars  ", "1977-05-25", [12, 28], overview="  A long time ago.  ",
                    original_title="Star Wars (original)", imdb_id="tt0076759", poster_path="/sw.jpg",
-                   popularity=42.5, vote_average=8.2, vote_count=19000, original_language="en")
+                   popularity=42.5, vote_average=8.2, vote_count=19000, original_language="en", runtime=121,
+                   budget=11000000, revenue=775398007, tagline="  A long time ago in a galaxy far, far away...  ",
+                   production_companies=[{"id": 1, "name": "Lucasfilm"}, {"id": 2, "name": " Fox "}, {"id": 3}],
+                   belongs_to_collection={"id": 10, "name": "Star Wars Collection"})
     record.update(changes)
     return record
 
@@ -148,6 +151,12 @@ def test_movie_row_reads_every_field():
         "vote_average": 8.2,
         "vote_count": 19000,
         "original_language": "en",
+        "runtime": 121.0,
+        "budget": 11000000.0,
+        "revenue": 775398007.0,
+        "production_companies": ["Lucasfilm", "Fox"],
+        "collection": "Star Wars Collection",
+        "tagline": "A long time ago in a galaxy far, far away...",
     }
 
 
@@ -157,6 +166,8 @@ def test_movie_row_handles_missing_fields():
     assert row["title"] == "" and row["original_title"] == "" and row["poster_path"] is None
     assert row["release_date"] is None and row["imdb_id"] is None and row["original_language"] is None
     assert row["popularity"] is None and row["vote_average"] is None and row["vote_count"] is None
+    assert row["runtime"] is None and row["budget"] is None and row["revenue"] is None
+    assert row["production_companies"] == [] and row["collection"] is None and row["tagline"] == ""
     assert dedup.movie_row({"id": 6, "genres": None}, {})["genres"] == []
 
 
@@ -172,6 +183,10 @@ def test_movie_row_rejects_wrongly_typed_values_field_by_field():
     assert numbers["vote_average"] == 7.0 and isinstance(numbers["vote_average"], float)
     assert numbers["vote_count"] is None  # a count must be an integer
     assert dedup.movie_row(_full_record(release_date="not a date"), NAMES)["release_year"] is None
+    facts = dedup.movie_row(_full_record(runtime="long", budget=True, production_companies={"name": "x"},
+                                         belongs_to_collection="Star Wars", tagline=5), NAMES)
+    assert facts["runtime"] is None and facts["budget"] is None and facts["production_companies"] == []
+    assert facts["collection"] is None and facts["tagline"] == ""
 
 
 # --- build_movie_table ----------------------------------------------------------------------------
@@ -216,13 +231,15 @@ def _table() -> pd.DataFrame:
 
 def test_fingerprint_is_stable():
     # the table's data version: a change here rebuilds everything derived from every stored table
-    assert dedup.content_fingerprint(_table()) == "9ec2edb6f3a7dbea37b46a72a8c189b2e0f3b84919bf8404d51a0565e156a707"
+    assert dedup.content_fingerprint(_table()) == "ccc8a582d8931aafcca89a73abc24510ebf26919292d45a0bff3740001eeb2e2"
 
 
 @pytest.mark.parametrize(
     ("column", "value"),
     [("title", "One!"), ("overview", "Another overview."), ("genre_ids", [28, 12]), ("genres", ["Adventure"]),
-     ("poster_path", "/other.jpg"), ("id", 4)],
+     ("poster_path", "/other.jpg"), ("id", 4), ("original_language", "fr"), ("runtime", 25.0), ("budget", 1e6),
+     ("revenue", 2e6), ("production_companies", ["Pixar"]), ("collection", "Toy Story Collection"), ("tagline", "Boo."),
+     ("release_year", 1999)],
 )
 def test_fingerprint_moves_with_modelling_columns(column, value):
     table = _table()

@@ -10,7 +10,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from genre_pipeline.features.facts import CatalogFacts, catalog_facts
 from genre_pipeline.features.sentence import encode_texts
 from genre_pipeline.models.fusion import FusionInput, combine, train_fusion
 from genre_pipeline.models.metrics import f1_summary
@@ -48,7 +50,7 @@ def test_fusion_beats_each_single_modality_on_demo_test_split(demo, model, sente
     fused = model.predict_proba(_inputs(demo, sentence))
     fused_f1 = f1_summary(demo.Y[test], model.predict(_inputs(demo, sentence)[test]))
     for single in ("text", "poster"):
-        scores = combine(single, p_text, p_poster, X.has_text, demo.has_poster, model.prior)
+        scores = combine(single, {"text": p_text, "poster": p_poster}, {"text": X.has_text, "poster": demo.has_poster}, model.prior)
         thresholds = fit_thresholds(scores[val], demo.Y[val], demo.labels)
         single_f1 = f1_summary(demo.Y[test], thresholds.apply(scores[test]))
         assert fused_f1["micro_f1"] > single_f1["micro_f1"] + 0.02, single
@@ -118,3 +120,76 @@ def test_without_posters_fusion_is_the_text_model(demo, model, sentence):
     assert text_only.info["text_model"] == "text_plus (reused)"
     X = FusionInput(demo.texts, sentence=sentence)
     assert np.allclose(text_only.predict_proba(X), model.text.predict_proba(model.text.transform(demo.texts, sentence=sentence)))
+
+
+STUDIOS = {"Documentary": "True Story Films", "Family": "Kids First", "Horror": "Night Shift", "War": "Front Line",
+           "Music": "Soundstage", "History": "Chronicle", "Mystery": "Clue Box", "Fantasy": "Dragon Gate"}
+
+
+def informative_facts(demo) -> CatalogFacts:
+    """The demo records' facts plus a studio that produces most movies of its genre (seeded): facts that carry genre."""
+    rng = np.random.default_rng(7)
+    facts = []
+    for row, own in enumerate(demo.facts):
+        studios = [name for genre, name in STUDIOS.items() if demo.Y[row, demo.labels.index(genre)] and rng.random() < 0.8]
+        facts.append({**own, **{f"company={name}": 1.0 for name in studios}})
+    return catalog_facts(facts, demo.ids, demo.split == "train")
+
+
+@pytest.fixture(scope="module")
+def with_facts(demo, model, sentence):
+    """Fusion over the same text model, the posters and catalog facts in which studios carry genre."""
+    return train_fusion(demo.texts, demo.data, demo.poster_features(), text_model=model.text, sentence=sentence,
+                        facts=informative_facts(demo))
+
+
+def test_uninformative_catalog_facts_are_measured_and_left_out(demo, model, sentence):
+    """The demo records' own facts (random languages and studios) do not earn their place: fusion stays text + poster."""
+    plain = train_fusion(demo.texts, demo.data, demo.poster_features(), text_model=model.text, sentence=sentence,
+                         facts=demo.catalog_facts())
+    assert plain.method == "late" and plain.facts is None and set(plain.stacks) == {("text", "poster")}
+    assert "late+facts" in plain.info["selection"]["mean_log_loss"] and plain.info["facts"]["train_rows"] > 0
+
+
+def test_catalog_facts_are_stacked_when_validation_says_they_help(demo, model, with_facts, sentence):
+    assert with_facts.method == "late+facts" and with_facts.facts is not None
+    assert set(with_facts.stacks) == {("text", "poster"), ("text", "facts"), ("poster", "facts"), ("text", "poster", "facts")}
+    selection = with_facts.info["selection"]
+    assert selection["z_vs_best_single"]["late+facts"] == max(selection["z_vs_best_single"].values()) > 1.645
+    rows, _ = informative_facts(demo).aligned(demo.ids)
+    X = FusionInput(demo.texts, demo.posters, demo.has_poster, sentence, rows)
+    test = demo.data.rows("test")
+    plus, without = with_facts.predict_proba(X), model.predict_proba(_inputs(demo, sentence))
+    assert ranking_quality(demo.Y[test], plus[test]) > ranking_quality(demo.Y[test], without[test])
+    assert f1_summary(demo.Y[test], with_facts.predict(X[test]))["micro_f1"] > f1_summary(demo.Y[test], model.predict(_inputs(demo, sentence)[test]))["micro_f1"]
+
+
+def test_a_movie_is_scored_by_the_modalities_it_has(demo, with_facts):
+    rows, _ = informative_facts(demo).aligned(demo.ids[:1])
+    text, poster = demo.texts[0], demo.posters[0]
+    M = sp.vstack([rows, rows, rows, sp.csr_matrix((1, rows.shape[1])), rows]).tocsr()
+    posters = np.stack([poster, poster, np.zeros_like(poster), poster, np.zeros_like(poster)])
+    batch = FusionInput([text, "", "", text, text], posters, np.array([True, True, False, True, False]), facts=M)
+    probas, available = with_facts.modality_scores(batch)
+    assert available["facts"].tolist() == [True, True, True, False, True]
+    proba = with_facts.predict_proba(batch)
+    stacks = with_facts.stacks
+    assert np.allclose(proba[0], stacks[("text", "poster", "facts")].predict_proba(probas["text"][:1], probas["poster"][:1], probas["facts"][:1]))
+    assert np.allclose(proba[1], stacks[("poster", "facts")].predict_proba(probas["poster"][1:2], probas["facts"][1:2]))
+    assert np.allclose(proba[2], with_facts.facts.predict_proba(rows))  # facts only: the facts learner
+    assert np.allclose(proba[3], with_facts.late.predict_proba(probas["text"][3:4], probas["poster"][3:4]))
+    assert np.allclose(proba[4], stacks[("text", "facts")].predict_proba(probas["text"][4:5], probas["facts"][4:5]))
+    # no facts given at all (``predict`` from a title and overview): the text model, as before
+    text_only = with_facts.text.predict_proba(with_facts.text.transform([text]))[0]
+    assert np.allclose(with_facts.predict_proba(FusionInput([text]))[0], text_only)
+
+
+def test_combine_falls_back_to_the_modalities_a_movie_has():
+    prior = np.array([0.25, 0.5])
+    probas = {"text": np.full((4, 2), 0.9), "poster": np.full((4, 2), 0.2), "facts": np.full((4, 2), 0.6)}
+    available = {"text": np.array([True, False, False, False]), "poster": np.array([True, True, False, False]),
+                 "facts": np.array([True, True, True, False])}
+    scores = combine("text", probas, available, prior)
+    assert np.allclose(scores[:, 0], [0.9, 0.2, 0.6, 0.25])  # text, else the first modality present, else the prior
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        combine("everything", probas, available, prior)

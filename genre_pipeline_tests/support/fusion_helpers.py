@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from genre_pipeline.demo.generator import write_demo_catalog
+from genre_pipeline.features.facts import CatalogFacts, catalog_facts, record_facts
 from genre_pipeline.features.text import movie_texts
 from genre_pipeline.features.vgg16 import PosterFeatures
 from genre_pipeline.ingestion.records import poster_basename
@@ -35,6 +36,7 @@ class DemoArrays:
     split: np.ndarray
     labels: list[str]
     poster_files: list[Path | None]
+    facts: list[dict[str, float]]  # :func:`record_facts` of every movie's record
 
     @property
     def data(self) -> LabelledData:
@@ -48,6 +50,10 @@ class DemoArrays:
     def poster_features(self) -> PosterFeatures:
         """The histogram poster features of the movies that have a poster."""
         return PosterFeatures(ids=self.ids[self.has_poster], matrix=self.posters[self.has_poster], info={"weights": "histogram"})
+
+    def catalog_facts(self) -> CatalogFacts:
+        """The ``catalog_facts`` feature of these movies (names fitted on the training split)."""
+        return catalog_facts(self.facts, self.ids, self.split == "train")
 
 
 POSTER_DIM = 64 + 4 * 6 * 3
@@ -94,4 +100,5 @@ def demo_arrays(folder: Path, n_movies: int = 600, seed: int = 0) -> DemoArrays:
         split=assign_splits(ids),
         labels=labels,
         poster_files=files,
+        facts=[record_facts(records[i]) for i in ids],
     )

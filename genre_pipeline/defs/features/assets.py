@@ -27,7 +27,7 @@ from genre_pipeline.defs.settings import (
     text,
 )
 from genre_pipeline.defs.storage import HomeResource
-from genre_pipeline.features import sentence, text as text_features, vgg16, word2vec
+from genre_pipeline.features import facts as facts_mod, sentence, text as text_features, vgg16, word2vec
 from genre_pipeline.models import labels as labels_mod
 from genre_pipeline.models.labels import GenreLabels
 
@@ -157,6 +157,41 @@ def tfidf_features(config: TfidfConfig, genre_labels: GenreLabels, data_split: p
     features = text_features.tfidf_features(list(table["title"]), list(table["overview"]), table["id"],
                                             _train_mask(genre_labels, data_split), recipe=config.recipe)
     return dg.Output(features, metadata={**_text_metadata(features), "recipe": dg.MetadataValue.text(features.info["recipe"])})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"sklearn"},
+    ins={"movies": dg.AssetIn(metadata={"columns": ["id", *facts_mod.FACT_COLUMNS]})},
+    automation_condition=FOLLOW_INPUTS,
+)
+def catalog_facts(movies: pd.DataFrame, genre_labels: GenreLabels, data_split: pd.DataFrame) -> dg.Output[facts_mod.CatalogFacts]:
+    """What TMDB records besides text and poster, as sparse indicator features (beyond the tutorial).
+
+    Original language, runtime (10-minute bins), release decade and year, budget and
+    revenue orders of magnitude, production companies, collection membership and tagline
+    words; names kept when at least two training movies carry them. Popularity and votes
+    are left out (they change weekly). Rows follow ``genre_labels``.
+    """
+    table = genre_labels.table[["id"]].merge(movies, on="id", how="left")
+    facts = [facts_mod.movie_facts(*(row.get(c) for c in facts_mod.FACT_COLUMNS)) for row in _records(table)]
+    features = facts_mod.catalog_facts(facts, table["id"], _train_mask(genre_labels, data_split))
+    kinds = pd.DataFrame(sorted(features.info["features_by_kind"].items()), columns=["fact", "features"])
+    return dg.Output(features, metadata={
+        "dagster/row_count": dg.MetadataValue.int(int(features.matrix.shape[0])),
+        "features": dg.MetadataValue.int(int(features.info["features"])),
+        "fit_on_train_movies": dg.MetadataValue.int(int(features.info["fit_movies"])),
+        "movies_without_facts": dg.MetadataValue.int(int(features.info["movies_without_facts"])),
+        "features_by_fact": metadata_table(kinds),
+    })
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as ``None`` (a list column stays a list)."""
+    out = []
+    for row in table.to_dict("records"):
+        out.append({k: (None if not isinstance(v, (list, np.ndarray)) and pd.isna(v) else v) for k, v in row.items()})
+    return out
 
 
 class Word2VecConfig(dg.Config):

@@ -15,7 +15,7 @@ from genre_pipeline.defs.automation import FOLLOW_INPUTS
 from genre_pipeline.defs.ingestion.resources import CatalogSourceResource
 from genre_pipeline.defs.metadata import metadata_table, png_markdown
 from genre_pipeline.defs.progress import step_progress
-from genre_pipeline.features import sentence as sentence_mod, text, vgg16, word2vec
+from genre_pipeline.features import facts as facts_mod, sentence as sentence_mod, text, vgg16, word2vec
 from genre_pipeline.defs.settings import choice
 from genre_pipeline.models import evaluation, finetune, fusion as fusion_mod, labels, linear, mlp, text_plus as text_plus_mod
 from genre_pipeline.models.base import GenreModel, TooFewTrainingMovies
@@ -266,14 +266,16 @@ class FusionConfig(dg.Config):
 @dg.asset(group_name=GROUP, kinds={"sklearn", "pytorch"}, automation_condition=FOLLOW_INPUTS)
 def fusion(context: dg.AssetExecutionContext, config: FusionConfig, catalog_source: CatalogSourceResource,
            text_plus: text_plus_mod.TextPlusModel, poster_embeddings: dict[str, vgg16.PosterFeatures], genre_labels: GenreLabels,
-           data_split: pd.DataFrame, sentence_embeddings: sentence_mod.SentenceEmbeddings) -> dg.Output:
-    """Text + poster fusion (the tutorial's closing remark: "combine the two").
+           data_split: pd.DataFrame, sentence_embeddings: sentence_mod.SentenceEmbeddings,
+           catalog_facts: facts_mod.CatalogFacts) -> dg.Output:
+    """Text + poster + catalog facts (the tutorial's closing remark: "combine the two", and TMDB's own facts).
 
-    The text model (``text_plus``) and a poster model (whitened VGG16 embeddings, logistic
-    regressions), both cross-fitted, combined by per-genre late fusion of their calibrated
-    probabilities; kept only if it beats the best single modality on validation with a
-    paired z-score above ``min_z``, else the fusion model *is* that modality. Missing
-    poster: text alone; empty text: poster alone; neither: genre frequencies.
+    The text model (``text_plus``), a poster model (whitened VGG16 embeddings, logistic
+    regressions) and a catalog-facts model (logistic regressions on ``catalog_facts``), each
+    cross-fitted, combined by per-genre late fusion of their calibrated probabilities; a
+    combination is kept only if it beats the best single modality on validation with a
+    paired z-score above ``min_z``, else the fusion model *is* that modality. A movie
+    missing a modality is scored by the ones it has; with none, by genre frequencies.
     """
     data = labels.labelled_data(genre_labels, data_split)
     texts = _texts(genre_labels)
@@ -283,16 +285,17 @@ def fusion(context: dg.AssetExecutionContext, config: FusionConfig, catalog_sour
     vgg = vgg16.VGG16Config(**posters.info["vgg16"]) if has_posters else None
     model = fusion_mod.train_fusion(texts, data, posters if has_posters else None, vgg,
                                     fusion_mod.FusionSettings(min_z=config.min_z, seed=config.seed),
-                                    text_model=text_plus, sentence=sentence)
+                                    text_model=text_plus, sentence=sentence, facts=catalog_facts)
+    facts_rows, _ = catalog_facts.aligned(data.ids)
     if has_posters:
         poster_matrix, has_poster = posters.align(data.ids)
-        X_all = fusion_mod.FusionInput(texts, poster_matrix, has_poster, sentence)
+        X_all = fusion_mod.FusionInput(texts, poster_matrix, has_poster, sentence, facts_rows)
     else:
-        X_all = fusion_mod.FusionInput(texts, sentence=sentence)
+        X_all = fusion_mod.FusionInput(texts, sentence=sentence, facts=facts_rows)
     if vgg is not None and vgg.weights == "random":
         context.log.warning("fusion: poster features come from RANDOM VGG16 weights, not ImageNet")
     return _finish(context, model, X_all, data, catalog_source, method=model.info.get("method"),
-                   movies_with_poster=int(len(posters.ids)))
+                   modalities=" + ".join(model.info.get("modalities", [])), movies_with_poster=int(len(posters.ids)))
 
 
 @dg.asset(group_name=GROUP, kinds={"json", "png"}, automation_condition=FOLLOW_INPUTS)

@@ -3,8 +3,8 @@
 * the catalog follows its inputs (``eager``): new raw records or a day of TMDB changes
   rebuild the vocabulary and the movie table;
 * everything read from the movie table (labels, features, posters, co-occurrence) rebuilds
-  when the table's *data version* moved, i.e. when a title, overview, genre or poster
-  changed, not on every rewrite (popularity and vote counts change daily and no model
+  when the table's *data version* moved, i.e. when a title, overview, genre, poster or a
+  catalog fact the models read changed, not on every rewrite (popularity and vote counts change daily and no model
   reads them);
 * models and their evaluation follow their features (``eager``).
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -148,12 +148,18 @@ class GenreModel:
         self.thresholds = fit_thresholds(val_scores, val_truth, self.labels, seed=seed)
         return self.thresholds
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
-        """The one-row input :meth:`predict_proba` expects for a new movie (``PredictionError`` if impossible)."""
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None):
+        """The one-row input :meth:`predict_proba` expects for a new movie (``PredictionError`` if impossible).
+
+        ``facts``: the movie's catalog facts (:func:`genre_pipeline.features.facts.record_facts`),
+        read by the models that use them (``fusion``) and ignored by the others.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot featurise a new movie")
 
-    def score_texts(self, overviews: Sequence[str | None], titles: Sequence[str | None]) -> np.ndarray | None:
-        """Scores of many text-only movies at once, or ``None`` when the model scores one movie at a time."""
+    def score_texts(self, overviews: Sequence[str | None], titles: Sequence[str | None],
+                    facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray | None:
+        """Scores of many text-only movies at once (``facts``: each one's catalog facts, or ``None``), or ``None`` when the model scores one movie at a time."""
         return None
 
     def notes(self, poster_given: bool) -> list[str]:

@@ -37,7 +37,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -188,10 +188,11 @@ class FineTunedTextModel(GenreModel):
     runner: Any = None
     settings: dict | None = None  # FineTuneSettings fields
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None) -> list[str]:
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None) -> list[str]:
         return [movie_text(title, overview)]
 
-    def score_texts(self, overviews, titles) -> np.ndarray:
+    def score_texts(self, overviews, titles, facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray:
         return self.predict_proba([movie_text(t, o) for o, t in zip(overviews, titles)])
 
     def predict_proba(self, X) -> np.ndarray:

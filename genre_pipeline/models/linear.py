@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -318,11 +318,12 @@ class _VectorizedTextModel(GenreModel):
     vectorizer: Any = None
     estimator: Any = None
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None):
         text = movie_text(title, overview) if self.reads_title else movie_text(None, overview)
         return self.vectorizer.transform([text])
 
-    def score_texts(self, overviews, titles) -> np.ndarray:
+    def score_texts(self, overviews, titles, facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray:
         texts = [movie_text(t if self.reads_title else None, o) for o, t in zip(overviews, titles)]
         return self.predict_proba(self.vectorizer.transform(texts))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -253,7 +253,8 @@ class MLPWord2VecModel(MLPModel):
 
     word_vectors: WordVectors | None = None
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None):
         embedded = self.word_vectors.mean([overview or ""])
         if not embedded.kept[0]:
             raise PredictionError(f"model {self.name!r}: none of the overview's words is in its word2vec vocabulary")
@@ -277,7 +278,8 @@ class MLPPosterModel(MLPModel):
 
     vgg16: dict = field(default_factory=dict)  # VGG16Config fields
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None):
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None):
         if poster is None:
             raise PredictionError(f"model {self.name!r} classifies posters: give --poster FILE")
         return embed_poster(self.name, poster, self.vgg16)

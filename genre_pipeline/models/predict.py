@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_pipeline.features.facts import record_facts
 from genre_pipeline.features.sentence import SentenceEncoderUnavailable
 from genre_pipeline.models.base import GenreModel, ModelLoadError, PredictionError
 from genre_pipeline.models.thresholds import top3
@@ -29,6 +30,8 @@ from genre_pipeline.models.thresholds import top3
 __all__ = ["MovieInput", "Prediction", "PredictionError", "movie_input", "predict_genres", "predict_many"]
 
 BATCH = 64  # text-only movies scored together
+TMDB_FACT_FIELDS = ("original_language", "runtime", "release_date", "budget", "revenue", "production_companies",
+                    "belongs_to_collection", "tagline")
 
 
 @dataclass
@@ -62,13 +65,15 @@ class MovieInput:
     poster: str | None = None
     id: int | str | None = None
     line: int = 0
+    facts: dict[str, float] | None = None  # catalog facts of a TMDB-shaped record (:func:`record_facts`)
 
 
 def movie_input(record, source: str, line: int) -> MovieInput:
     """A :class:`MovieInput` from a TMDB-shaped record or ``{title, overview, poster}``, read at ``line`` of ``source``.
 
     ``poster`` is a local image file; TMDB's ``poster_path`` names a remote image and is not
-    read. Raises :class:`PredictionError` naming ``source:line`` and the field when a value is unusable.
+    read. A record with any of TMDB's catalog facts (language, runtime, release date, money,
+    companies, collection, tagline) brings them along for the models that read them. Raises :class:`PredictionError` naming ``source:line`` and the field when a value is unusable.
     """
     where = f"{source}:{line}"
     if not isinstance(record, dict):
@@ -83,7 +88,8 @@ def movie_input(record, source: str, line: int) -> MovieInput:
         raise PredictionError(f"{where}: poster: cannot read poster {values['poster']}: no such file")
     if not (values["overview"] or values["title"] or values["poster"]):
         raise PredictionError(f"{where}: no title, overview or poster to classify")
-    return MovieInput(values["overview"], values["title"], values["poster"], record.get("id"), line)
+    facts = record_facts(record) if any(key in record for key in TMDB_FACT_FIELDS) else None
+    return MovieInput(values["overview"], values["title"], values["poster"], record.get("id"), line, facts)
 
 
 def _chosen(names: Sequence[str], overview, title, poster, model: str | None) -> list[str]:
@@ -192,7 +198,7 @@ def _answer(models: _Models, names: Sequence[str], movie: MovieInput, model: str
             results.append(_ranked(loaded, scored[name], poster is not None))
             continue
         try:
-            X = loaded.featurize(overview, title, poster)
+            X = loaded.featurize(overview, title, poster, facts=movie.facts)
         except (FileNotFoundError, SentenceEncoderUnavailable) as exc:  # e.g. pretrained vectors moved, encoder uninstalled
             raise PredictionError(f"model {name!r}: {exc}") from exc
         except PredictionError:
@@ -240,7 +246,8 @@ def _answer_batch(models: _Models, names: Sequence[str], movies: list, model: st
                 loaded = models.get(name, model not in (None, "all"))
             except PredictionError:
                 continue  # each movie reports it below
-            scores = None if loaded is None else loaded.score_texts([m.overview for m in texts], [m.title for m in texts])
+            scores = None if loaded is None else loaded.score_texts([m.overview for m in texts], [m.title for m in texts],
+                                                                    facts=[m.facts for m in texts])
             if scores is not None:
                 for movie, row in zip(texts, np.asarray(scores, dtype=float)):
                     scored[id(movie)][name] = row

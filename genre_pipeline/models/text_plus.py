@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -224,10 +224,11 @@ class TextPlusModel(GenreModel):
             inputs.S, inputs.has_sentence = sentence.matrix, np.asarray(sentence.has_text, bool)
         return inputs
 
-    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None) -> TextInputs:
+    def featurize(self, overview: str | None, title: str | None = None, poster: str | os.PathLike | None = None,
+                  facts: Mapping[str, float] | None = None) -> TextInputs:
         return self.transform([movie_text(title, overview)])
 
-    def score_texts(self, overviews, titles) -> np.ndarray:
+    def score_texts(self, overviews, titles, facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray:
         return self.predict_proba(self.transform([movie_text(t, o) for o, t in zip(overviews, titles)]))
 
     def svm_proba(self, X) -> np.ndarray:

@@ -193,3 +193,26 @@ def test_combine_falls_back_to_the_modalities_a_movie_has():
     assert np.allclose(scores[:, 0], [0.9, 0.2, 0.6, 0.25])  # text, else the first modality present, else the prior
     with pytest.raises(ValueError, match="unknown fusion method"):
         combine("everything", probas, available, prior)
+
+
+def test_saved_fusion_reads_the_facts_of_a_tmdb_record_in_predict(demo, with_facts, tmp_path):
+    from genre_pipeline.models.predict import movie_input, predict_genres, predict_many
+    from genre_pipeline.models.registry import load_model, save_model
+
+    save_model(with_facts, tmp_path / "fusion")
+    loaded = load_model(tmp_path / "fusion")
+    documentary = demo.labels.index("Documentary")
+    row = int(np.flatnonzero(demo.Y[:, documentary])[0])
+    facts = {**demo.facts[row], "company=True Story Films": 1.0}
+    expected = with_facts.predict_proba(FusionInput([demo.texts[row]], facts=with_facts.facts_rows([facts])))[0]
+    assert np.allclose(loaded.predict_proba(loaded.featurize(demo.overviews[row], demo.titles[row], facts=facts))[0], expected)
+    text_only = loaded.predict_proba(loaded.featurize(demo.overviews[row], demo.titles[row]))[0]
+    assert expected[documentary] > text_only[documentary]  # the studio of documentaries raises Documentary
+    record = {"id": 1, "title": demo.titles[row], "overview": demo.overviews[row], "production_companies": [{"name": "True Story Films"}]}
+    movie = movie_input(record, "movies.jsonl", 1)
+    [(_, [batched])] = list(predict_many(lambda name: loaded, ["fusion"], [movie], model="fusion"))
+    [single] = predict_genres(lambda name: loaded, ["fusion"], demo.overviews[row], title=demo.titles[row], model="fusion")
+    ranked = dict(batched.ranked)
+    assert ranked["Documentary"] > dict(single.ranked)["Documentary"]
+    assert np.isclose(ranked["Documentary"], loaded.predict_proba(
+        loaded.featurize(demo.overviews[row], demo.titles[row], facts=movie.facts))[0, documentary], atol=1e-4)

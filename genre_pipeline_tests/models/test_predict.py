@@ -104,6 +104,9 @@ def test_a_movie_record_is_read_from_tmdbs_shape_or_title_overview_poster_with_c
     tmdb = {"id": 603, "title": "The Matrix", "overview": "A hacker learns the truth.", "poster_path": "/abc.jpg", "genres": []}
     movie = movie_input(tmdb, "movies.jsonl", 1)
     assert (movie.id, movie.title, movie.poster, movie.line) == (603, "The Matrix", None, 1)  # poster_path is remote
+    assert movie.facts is None  # no catalog fact in the record
+    facts = movie_input({**tmdb, "runtime": 136, "original_language": "en", "tagline": 7}, "movies.jsonl", 2).facts
+    assert facts == {"language=en": 1.0, "runtime=13": 1.0, "budget=unknown": 1.0, "revenue=unknown": 1.0}
     poster = tmp_path / "p.jpg"
     poster.write_bytes(b"x")
     assert movie_input({"overview": "x", "poster": str(poster)}, "in", 2).poster == str(poster)

@@ -163,7 +163,7 @@ def tfidf_features(config: TfidfConfig, genre_labels: GenreLabels, data_split: p
     group_name=GROUP,
     kinds={"sklearn"},
     ins={"movies": dg.AssetIn(metadata={"columns": ["id", *facts_mod.FACT_COLUMNS]})},
-    automation_condition=FOLLOW_INPUTS,
+    automation_condition=ON_CONTENT_CHANGE,
 )
 def catalog_facts(movies: pd.DataFrame, genre_labels: GenreLabels, data_split: pd.DataFrame) -> dg.Output[facts_mod.CatalogFacts]:
     """What TMDB records besides text and poster, as sparse indicator features (beyond the tutorial).

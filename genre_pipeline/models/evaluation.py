@@ -268,7 +268,7 @@ def format_table(report: dict) -> str:
     sizes = next((e["split_sizes"] for e in report["models"].values() if e.get("split_sizes")), None)
     if sizes:
         lines.append(f"split: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} labelled movies")
-    lines.append("micro/macro F1 under each model's own rule; thr = per-genre thresholds fitted on validation, top3 = tutorial rule")
+    lines.append("micro/macro F1 under each model's own rule; thr = per-genre thresholds fitted on validation (fusion: with out-of-fold training scores), top3 = tutorial rule")
     if source:
         lines.append(f"source: {source}")
     return "\n".join(lines)

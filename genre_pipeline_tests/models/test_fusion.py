@@ -216,3 +216,18 @@ def test_saved_fusion_reads_the_facts_of_a_tmdb_record_in_predict(demo, with_fac
     assert ranked["Documentary"] > dict(single.ranked)["Documentary"]
     assert np.isclose(ranked["Documentary"], loaded.predict_proba(
         loaded.featurize(demo.overviews[row], demo.titles[row], facts=movie.facts))[0, documentary], atol=1e-4)
+
+
+def test_a_fusion_model_saved_before_catalog_facts_still_loads(model, tmp_path, demo, sentence):
+    import joblib
+
+    from genre_pipeline.models.fusion import PAYLOAD_FILE
+    from genre_pipeline.models.registry import load_model, save_model
+
+    save_model(model, tmp_path / "fusion")
+    payload = joblib.load(tmp_path / "fusion" / PAYLOAD_FILE)
+    legacy = {"poster": payload["poster"], "method": payload["method"], "prior": payload["prior"], "late": model.late}
+    joblib.dump(legacy, tmp_path / "fusion" / PAYLOAD_FILE)
+    loaded = load_model(tmp_path / "fusion")
+    assert loaded.method == "late" and np.array_equal(loaded.late.weights, model.late.weights) and loaded.facts is None
+    assert np.allclose(loaded.predict_proba(_inputs(demo, sentence)), model.predict_proba(_inputs(demo, sentence)))

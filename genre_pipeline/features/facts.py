@@ -36,6 +36,7 @@ __all__ = [
     "FACT_COLUMNS",
     "CatalogFacts",
     "catalog_facts",
+    "facts_rows",
     "movie_facts",
     "record_facts",
 ]
@@ -119,9 +120,9 @@ class CatalogFacts:
     def has_facts(self) -> np.ndarray:
         return np.asarray(self.matrix.getnnz(axis=1) > 0)
 
-    def transform(self, facts: Iterable[Mapping[str, float]]) -> sp.csr_matrix:
-        """Rows for new movies' :func:`movie_facts` (names unseen in training are ignored)."""
-        return self.vectorizer.transform(list(facts)).astype(np.float32).tocsr()
+    def transform(self, facts: Iterable[Mapping[str, float] | None]) -> sp.csr_matrix:
+        """Rows for new movies' :func:`movie_facts` (see :func:`facts_rows`)."""
+        return facts_rows(self.vectorizer, facts)
 
     def aligned(self, ids: Sequence[int]) -> tuple[sp.csr_matrix, np.ndarray]:
         """``(rows, present)`` in the order of ``ids`` (an empty row where a movie has no facts here)."""
@@ -147,6 +148,11 @@ class CatalogFacts:
         return cls(ids=ids, matrix=matrix, vectorizer=joblib.load(Path(folder) / cls.VECTORIZER_FILE), info=info)
 
 
+def facts_rows(vectorizer: DictVectorizer, facts: Iterable[Mapping[str, float] | None]) -> sp.csr_matrix:
+    """Sparse float32 rows of :func:`movie_facts` under fitted names (``None``: no facts; unseen names ignored)."""
+    return vectorizer.transform([dict(f) if f else {} for f in facts]).astype(np.float32).tocsr()
+
+
 def catalog_facts(facts: Sequence[Mapping[str, float]], ids: Sequence[int], fit_mask: Sequence[bool],
                   min_movies: int = MIN_MOVIES) -> CatalogFacts:
     """Fit the feature names on the movies where ``fit_mask`` (kept when in ``min_movies`` of them) and encode every movie."""
@@ -156,7 +162,7 @@ def catalog_facts(facts: Sequence[Mapping[str, float]], ids: Sequence[int], fit_
     vectorizer = DictVectorizer(dtype=np.float32)
     fitted = vectorizer.fit_transform([facts[i] for i in np.flatnonzero(mask)] or [{}])
     vectorizer.restrict(np.asarray((fitted > 0).sum(axis=0)).ravel() >= int(min_movies))
-    matrix = vectorizer.transform(list(facts)).astype(np.float32).tocsr()
+    matrix = facts_rows(vectorizer, facts)
     names = vectorizer.get_feature_names_out() if len(vectorizer.vocabulary_) else np.array([], dtype=str)
     kinds: dict[str, int] = {}
     for name in names:

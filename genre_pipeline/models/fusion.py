@@ -75,7 +75,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from genre_pipeline.features import vgg16
-from genre_pipeline.features.facts import CatalogFacts
+from genre_pipeline.features.facts import CatalogFacts, facts_rows
 from genre_pipeline.features.sentence import SentenceEmbeddings, SentenceEncoderConfig
 from genre_pipeline.features.text import movie_text
 from genre_pipeline.features.word2vec import WordVectors
@@ -249,7 +249,7 @@ class FusionModel(GenreModel):
         """Rows of new movies' :func:`genre_pipeline.features.facts.movie_facts` (``None`` / empty: no facts), when the model reads facts."""
         if self.facts is None or self.facts_vectorizer is None:
             return None
-        return self.facts_vectorizer.transform([dict(f) if f else {} for f in facts]).astype(np.float32).tocsr()
+        return facts_rows(self.facts_vectorizer, facts)
 
     def notes(self, poster_given: bool) -> list[str]:
         return [RANDOM_WEIGHTS_NOTE] if poster_given and self.vgg16.get("weights") == "random" else []

@@ -174,7 +174,8 @@ def catalog_facts(movies: pd.DataFrame, genre_labels: GenreLabels, data_split: p
     are left out (they change weekly). Rows follow ``genre_labels``.
     """
     table = genre_labels.table[["id"]].merge(movies, on="id", how="left")
-    facts = [facts_mod.movie_facts(*(row.get(c) for c in facts_mod.FACT_COLUMNS)) for row in _records(table)]
+    # movie_facts reads a missing value (None, NaN, pd.NA) as no fact
+    facts = [facts_mod.movie_facts(*(row[c] for c in facts_mod.FACT_COLUMNS)) for row in table.to_dict("records")]
     features = facts_mod.catalog_facts(facts, table["id"], _train_mask(genre_labels, data_split))
     kinds = pd.DataFrame(sorted(features.info["features_by_kind"].items()), columns=["fact", "features"])
     return dg.Output(features, metadata={
@@ -184,14 +185,6 @@ def catalog_facts(movies: pd.DataFrame, genre_labels: GenreLabels, data_split: p
         "movies_without_facts": dg.MetadataValue.int(int(features.info["movies_without_facts"])),
         "features_by_fact": metadata_table(kinds),
     })
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    """Rows as dicts with missing values as ``None`` (a list column stays a list)."""
-    out = []
-    for row in table.to_dict("records"):
-        out.append({k: (None if not isinstance(v, (list, np.ndarray)) and pd.isna(v) else v) for k, v in row.items()})
-    return out
 
 
 class Word2VecConfig(dg.Config):

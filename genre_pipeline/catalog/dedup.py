@@ -94,18 +94,31 @@ def _company_names(value: Any) -> list[str]:
     return [c["name"].strip() for c in value if isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip()]
 
 
+def fact_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The catalog facts of a TMDB ``/movie/{id}`` record as the movie table stores them (a wrongly typed value: none)."""
+    year_key = release_year_key(record)
+    collection = record.get("belongs_to_collection")
+    return {
+        "original_language": _optional_text(record.get("original_language")),
+        "runtime": _number(record.get("runtime")),
+        "release_year": int(year_key) if year_key.isdigit() else None,
+        "budget": _number(record.get("budget")),
+        "revenue": _number(record.get("revenue")),
+        "production_companies": _company_names(record.get("production_companies")),
+        "collection": _optional_text(collection.get("name")) if isinstance(collection, dict) else None,
+        "tagline": _text(record.get("tagline")).strip(),
+    }
+
+
 def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, Any]:
     genre_ids = [int(g["id"]) for g in record.get("genres") or []]
-    year_key = release_year_key(record)
     vote_count = record.get("vote_count")
-    collection = record.get("belongs_to_collection")
     return {
         "id": int(record["id"]),
         "title": _text(record.get("title")).strip(),
         "original_title": _text(record.get("original_title")),
         "overview": _text(record.get("overview")).strip(),
         "release_date": _optional_text(record.get("release_date")),
-        "release_year": int(year_key) if year_key.isdigit() else None,
         "genre_ids": genre_ids,
         "genres": [genre_names.get(g, unknown_genre_name(g)) for g in genre_ids],
         "imdb_id": _optional_text(record.get("imdb_id")),
@@ -113,13 +126,7 @@ def movie_row(record: dict[str, Any], genre_names: dict[int, str]) -> dict[str, 
         "popularity": _number(record.get("popularity")),
         "vote_average": _number(record.get("vote_average")),
         "vote_count": int(vote_count) if isinstance(vote_count, int) and not isinstance(vote_count, bool) else None,
-        "original_language": _optional_text(record.get("original_language")),
-        "runtime": _number(record.get("runtime")),
-        "budget": _number(record.get("budget")),
-        "revenue": _number(record.get("revenue")),
-        "production_companies": _company_names(record.get("production_companies")),
-        "collection": _optional_text(collection.get("name")) if isinstance(collection, dict) else None,
-        "tagline": _text(record.get("tagline")).strip(),
+        **fact_fields(record),
     }
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 
+from genre_pipeline.catalog.dedup import fact_fields
 from genre_pipeline.features.text import read_feature_folder, tokenize, write_feature_folder
 
 __all__ = [
@@ -49,6 +50,7 @@ MIN_MOVIES = 2  # a feature must occur in this many training movies
 
 
 def _number(value: Any) -> float | None:
+    """A movie-table value as a finite number (None, NaN or NA: none)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -59,15 +61,10 @@ def _number(value: Any) -> float | None:
 
 
 def _names(value: Any) -> list[str]:
-    """Company names from a list of names or of TMDB ``{name: ...}`` objects (anything else: none)."""
+    """Company names from the movie table's list (anything else: none)."""
     if value is None or isinstance(value, (str, bytes)):
         return []
-    names = []
-    for item in value:
-        name = item.get("name") if isinstance(item, Mapping) else item
-        if isinstance(name, str) and name.strip():
-            names.append(name.strip())
-    return names
+    return [name.strip() for name in value if isinstance(name, str) and name.strip()]
 
 
 def movie_facts(original_language=None, runtime=None, release_year=None, budget=None, revenue=None,
@@ -96,13 +93,8 @@ def movie_facts(original_language=None, runtime=None, release_year=None, budget=
 
 
 def record_facts(record: Mapping[str, Any]) -> dict[str, float]:
-    """:func:`movie_facts` of a TMDB ``/movie/{id}`` record (release year from ``release_date``)."""
-    date = record.get("release_date")
-    year = date[:4] if isinstance(date, str) and len(date) >= 4 and date[:4].isdigit() else None
-    collection = record.get("belongs_to_collection")
-    return movie_facts(record.get("original_language"), record.get("runtime"), year, record.get("budget"),
-                       record.get("revenue"), record.get("production_companies"),
-                       collection.get("name") if isinstance(collection, Mapping) else None, record.get("tagline"))
+    """:func:`movie_facts` of a TMDB ``/movie/{id}`` record, read as the movie table reads it."""
+    return movie_facts(**fact_fields(dict(record)))
 
 
 @dataclass

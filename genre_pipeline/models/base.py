@@ -18,7 +18,7 @@ model, whatever its family, answers through one interface:
 A model kind is a subclass with three class attributes (``kind``, ``input_kind``,
 ``decision_rule``) and the methods above plus ``save_payload`` / ``load_payload``; the
 registry (:mod:`genre_pipeline.models.registry`) maps kind names to classes. A saved model
-is one folder: ``meta.json`` (format, kind, name, labels, rules, info, thresholds) and the
+is one folder: ``meta.json`` (format, kind, name, uid, labels, rules, info, thresholds) and the
 kind's payload files, everything needed to featurise a new movie included.
 No Dagster import.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,6 +118,9 @@ class GenreModel:
     info: dict = field(default_factory=dict)
     thresholds: Thresholds | None = None  # per-genre thresholds fitted on the validation split
     name: str = ""  # defaults to the kind
+    # identifies one trained model; a copy saved inside another model (fusion's text model, text_plus's
+    # fine-tuned encoder) keeps it, so a process that loads both can score it once (see :meth:`parts`)
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.kind
@@ -162,6 +166,10 @@ class GenreModel:
         """Scores of many text-only movies at once (``facts``: each one's catalog facts, or ``None``), or ``None`` when the model scores one movie at a time."""
         return None
 
+    def parts(self) -> dict[str, GenreModel]:
+        """The trained models this one contains, by attribute name (e.g. fusion's ``text``)."""
+        return {}
+
     def notes(self, poster_given: bool) -> list[str]:
         """Caveats to show next to a prediction (e.g. poster features from random weights)."""
         return []
@@ -180,6 +188,7 @@ class GenreModel:
             "format": FORMAT,
             "kind": self.kind,
             "name": self.name,
+            "uid": self.uid,
             "labels": list(self.labels),
             "input_kind": self.input_kind,
             "decision_rule": self.decision_rule,
@@ -226,8 +235,8 @@ def read_model(folder: Path, cls: type[GenreModel], meta: dict | None = None) ->
     if meta["kind"] != cls.kind:
         raise ModelLoadError(f"cannot load the model in {folder}: it is a {meta['kind']!r} model, not {cls.kind!r}")
     thresholds = meta.get("thresholds")
-    common = {"name": meta["name"], "labels": list(meta["labels"]), "info": dict(meta.get("info") or {}),
-              "thresholds": Thresholds.from_dict(thresholds) if thresholds else None}
+    common = {"name": meta["name"], "uid": meta.get("uid") or uuid.uuid4().hex, "labels": list(meta["labels"]),
+              "info": dict(meta.get("info") or {}), "thresholds": Thresholds.from_dict(thresholds) if thresholds else None}
     return cls.load_payload(folder, common)
 
 

@@ -34,6 +34,7 @@ importing torch or transformers. Science only: no Dagster import.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import os
@@ -198,10 +199,15 @@ class FineTunedTextModel(GenreModel):
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of composed texts (:func:`movie_text`), one row per text."""
-        texts = ["" if t is None else str(t) for t in X]
+        texts = tuple("" if t is None else str(t) for t in X)
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return _sigmoid(self.runner.run(texts))
+        return self._last_batch(texts).copy()
+
+    @functools.cached_property
+    def _last_batch(self):
+        # the last batch is remembered: text_finetuned and the text_plus blending it, loaded in one process, share this model
+        return functools.lru_cache(maxsize=1)(lambda texts: _sigmoid(self.runner.run(list(texts))))
 
     def save_payload(self, folder: Path) -> None:
         settings = FineTuneSettings(**self.settings)

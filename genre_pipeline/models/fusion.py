@@ -211,12 +211,17 @@ class FusionModel(GenreModel):
         """The text + poster combiner, when one was fitted."""
         return self.stacks.get(("text", "poster"))
 
-    def modality_scores(self, X: FusionInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """``(probabilities, available)`` of every modality the model has, for the movies of ``X``."""
+    def modality_scores(self, X: FusionInput, text: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(probabilities, available)`` of every modality the model has, for the movies of ``X``.
+
+        ``text``: the text model's ``(probabilities, has_text)`` for ``X`` when already computed.
+        """
         n = len(X)
-        inputs = self.text.transform(X.texts, sentence=X.sentence)
-        probas = {"text": self.text.predict_proba(inputs)}
-        available = {"text": inputs.has_text}
+        if text is None:
+            inputs = self.text.transform(X.texts, sentence=X.sentence)
+            text = self.text.predict_proba(inputs), inputs.has_text
+        probas, available = {"text": text[0]}, {"text": text[1]}
         if self.poster is not None:
             if X.posters is None:
                 E, has_poster = np.zeros((n, self.poster.dim)), np.zeros(n, dtype=bool)
@@ -243,13 +248,18 @@ class FusionModel(GenreModel):
 
     def score_texts(self, overviews, titles, facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray:
         texts = [movie_text(t, o) for o, t in zip(overviews, titles)]
-        return self.predict_proba(FusionInput(texts, facts=self.facts_rows(facts if facts is not None else [None] * len(texts))))
+        X = FusionInput(texts, facts=self.facts_rows(facts if facts is not None else [None] * len(texts)))
+        probas, available = self.modality_scores(X, text=self.text.text_scores(texts))
+        return combine(self.method, probas, available, self.prior, self.stacks)
 
     def facts_rows(self, facts: Sequence[Mapping[str, float] | None]) -> sp.csr_matrix | None:
         """Rows of new movies' :func:`genre_pipeline.features.facts.movie_facts` (``None`` / empty: no facts), when the model reads facts."""
         if self.facts is None or self.facts_vectorizer is None:
             return None
         return facts_rows(self.facts_vectorizer, facts)
+
+    def parts(self) -> dict[str, GenreModel]:
+        return {} if self.text is None else {"text": self.text}
 
     def notes(self, poster_given: bool) -> list[str]:
         return [RANDOM_WEIGHTS_NOTE] if poster_given and self.vgg16.get("weights") == "random" else []

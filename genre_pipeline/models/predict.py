@@ -157,16 +157,31 @@ def predict_genres(
 
 
 class _Models:
-    """Each model loaded at most once; a model that cannot be loaded is remembered (and reported once)."""
+    """Each model loaded at most once; a model that cannot be loaded is remembered (and reported once).
+
+    A trained model saved inside another one (fusion's text model is ``text_plus``, whose
+    fine-tuned encoder is ``text_finetuned``) is one object here, found by its ``uid``, so a
+    batch scores it once.
+    """
 
     def __init__(self, load: Callable[[str], GenreModel], problems: list[str] | None):
         self.load, self.problems = load, problems
         self.loaded: dict[str, GenreModel | ModelLoadError] = {}
+        self.by_uid: dict[str, GenreModel] = {}
+
+    def shared(self, model: GenreModel) -> GenreModel:
+        """``model``, or the one already loaded with its ``uid``; its parts likewise."""
+        if model.uid in self.by_uid:
+            return self.by_uid[model.uid]
+        self.by_uid[model.uid] = model
+        for attribute, part in model.parts().items():
+            setattr(model, attribute, self.shared(part))
+        return model
 
     def get(self, name: str, named: bool) -> GenreModel | None:
         if name not in self.loaded:
             try:
-                self.loaded[name] = self.load(name)
+                self.loaded[name] = self.shared(self.load(name))
             except ModelLoadError as exc:
                 self.loaded[name] = exc
                 if not named and self.problems is not None:

@@ -54,6 +54,7 @@ Science only: no Dagster import; deterministic for a given input and seed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Mapping, Sequence
@@ -229,7 +230,26 @@ class TextPlusModel(GenreModel):
         return self.transform([movie_text(title, overview)])
 
     def score_texts(self, overviews, titles, facts: Sequence[Mapping[str, float] | None] | None = None) -> np.ndarray:
-        return self.predict_proba(self.transform([movie_text(t, o) for o, t in zip(overviews, titles)]))
+        return self.text_scores([movie_text(t, o) for o, t in zip(overviews, titles)])[0]
+
+    def text_scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(probabilities, has_text)`` of composed texts (:func:`movie_text`).
+
+        The last batch is remembered: ``text_plus`` and ``fusion`` loaded in one process share
+        this model (:meth:`GenreModel.parts`) and encode a batch once.
+        """
+        proba, has_text = self._last_batch(tuple(texts))
+        return proba.copy(), has_text.copy()
+
+    @functools.cached_property
+    def _last_batch(self):
+        def score(texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+            inputs = self.transform(list(texts))
+            return self.predict_proba(inputs), np.asarray(inputs.has_text, bool)
+        return functools.lru_cache(maxsize=1)(score)
+
+    def parts(self) -> dict[str, GenreModel]:
+        return {} if self.finetuned is None else {"finetuned": self.finetuned}
 
     def svm_proba(self, X) -> np.ndarray:
         """Calibrated SVM probabilities of :meth:`transform` output (or a bare TF-IDF matrix)."""

@@ -71,3 +71,17 @@ def test_names_come_from_training_movies_seen_at_least_twice(tmp_path):
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="same length"):
         catalog_facts([{}], [1, 2], [True, True])
+
+
+@pytest.mark.parametrize("changes", [{}, {"runtime": "120", "budget": "5000000"}, {"production_companies": ["Pixar"]},
+                                     {"release_date": None, "belongs_to_collection": None, "tagline": 3}])
+def test_a_record_at_prediction_has_the_facts_its_movie_table_row_has(changes):
+    import pandas as pd
+
+    from genre_pipeline.catalog.dedup import build_movie_table, raw_frame
+    from genre_pipeline.features.facts import FACT_COLUMNS
+
+    record = _record(genres=[{"id": 16, "name": "Animation"}], **changes)
+    table = build_movie_table(raw_frame([record], "1995", pd.Timestamp("2026-01-01", tz="UTC")), {16: "Animation"})
+    row = table.to_dict("records")[0]
+    assert movie_facts(*(row[c] for c in FACT_COLUMNS)) == record_facts(record)

@@ -61,3 +61,21 @@ def test_fine_tuning_learns_early_stops_and_the_onnx_folder_answers_like_the_tor
     assert np.allclose(loaded.score_texts([demo.overviews[keep[0]]], [demo.titles[keep[0]]]), scores[:1], atol=1e-4)
     again = finetune.train_finetuned(texts, data, settings)
     assert np.allclose(again.predict_proba(texts[:5]), scores, atol=1e-5)  # seeded
+    # text_plus blending this model keeps its uid on disk: a batch loads them as one model and scores its texts once
+    from genre_pipeline.models.predict import MovieInput, predict_many
+    from genre_pipeline.models.text_plus import TextPlusSettings, train_text_plus
+
+    text_plus = train_text_plus(texts, data, TextPlusSettings(Cs=(0.1,), min_z=-1e9), sentence_config=None, finetuned=model)
+    assert text_plus.finetuned is model
+    save_model(text_plus, tmp_path / "text_plus")
+    loaded_models = {}
+
+    def load(name):
+        loaded_models[name] = load_model(tmp_path / name)
+        return loaded_models[name]
+
+    movies = [MovieInput(demo.overviews[i], demo.titles[i]) for i in keep[:6]]
+    answers = list(predict_many(load, ["text_plus", "text_finetuned"], movies))
+    assert [[p.model for p in predictions] for _, predictions in answers] == [["text_plus", "text_finetuned"]] * 6
+    shared = loaded_models["text_plus"].finetuned
+    assert shared.uid == model.uid and shared._last_batch.cache_info()[:2] == (1, 1)  # (hits, misses)

@@ -79,10 +79,12 @@ def test_many_movies_load_every_model_once_and_match_one_at_a_time(saved, demo):
 
     folder, names = saved
     loads: list[str] = []
+    loaded = {}
 
     def load(name):
         loads.append(name)
-        return load_model(folder / name)
+        loaded[name] = load_model(folder / name)
+        return loaded[name]
 
     movies = [MovieInput(overview=o, title=t, id=int(i), line=k + 1)
               for k, (i, t, o) in enumerate(zip(demo.ids[:70], demo.titles[:70], demo.overviews[:70])) if o]
@@ -90,6 +92,11 @@ def test_many_movies_load_every_model_once_and_match_one_at_a_time(saved, demo):
     answers = list(predict_many(load, names, movies, batch=16))
     assert sorted(loads) == sorted(set(loads)) and "fusion" in loads  # each model read once
     assert [m for m, _ in answers] == movies and isinstance(answers[-1][1], PredictionError)
+    # fusion's text model is text_plus (same uid on disk): one object, each batch's texts scored once for both
+    assert loaded["fusion"].text.uid == loaded["text_plus"].uid
+    batches = len({k // 16 for k, m in enumerate(movies) if isinstance(m, MovieInput)})
+    shared = loaded["fusion"].text._last_batch.cache_info()
+    assert (shared.misses, shared.hits) == (batches, batches)
     for movie, predictions in answers[:3]:
         alone = _ask(saved, movie.overview, title=movie.title)
         assert [p.model for p in predictions] == [p.model for p in alone]

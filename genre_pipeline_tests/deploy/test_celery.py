@@ -45,7 +45,8 @@ WORKERS = 2
 WORKER_START_TIMEOUT = 180
 # Values that name their own run or home, and bytes that are not canonical, compared by what they hold:
 VOLATILE_COLUMNS = {"fetched_at"}  # when a record was read from the source
-VOLATILE_KEYS = {"run_id", "root"}  # the run that wrote a unit; the poster store of each home
+# the run that wrote a unit; the poster store of each home; a trained model's identity (new per fit)
+VOLATILE_KEYS = {"run_id", "root", "uid"}
 PICKLED = ".joblib"  # fitted scikit-learn objects: compared through the matrices and scores they produce
 
 
@@ -154,6 +155,10 @@ def assert_same_file(left: Path, right: Path, unit: str) -> None:
         assert left.read_bytes() == right.read_bytes(), where
 
 
+def _model_uid(generation: Generation, asset: str, *inner: str) -> str:
+    return json.loads(generation.path(generation.unit(asset)).joinpath(*inner, "meta.json").read_text(encoding="utf-8"))["uid"]
+
+
 def compare_generations(left: Generation, right: Generation) -> int:
     """Assert both hold the same units with the same contents; the number of files compared."""
     assert set(left.units) == set(right.units)
@@ -223,6 +228,8 @@ def test_a_celery_run_publishes_what_the_in_process_run_publishes(redis_server, 
     assert {"poster_embeddings", "movie_posters", "mlp_poster", "fusion", "model_evaluation"} <= set(right.assets())
     assert len(right.partitions("poster_embeddings")) == len(left.partitions("poster_embeddings")) > 100
     assert compare_generations(left, right) > 500
+    for generation in (left, right):  # fusion's copy of text_plus keeps its identity, whichever worker saved it
+        assert _model_uid(generation, "fusion", "text") == _model_uid(generation, "text_plus")
     # the command held the home for the run and let go of it; nothing was left staged
     assert read_holder(on_celery.lock_path) is None and not any(on_celery.staging_dir.iterdir())
 
